@@ -21,6 +21,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/traces.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/tasks.smk"
 
 
 rule all:

@@ -108,6 +108,51 @@ def _fetch_table(args: argparse.Namespace) -> None:
     fetch_table(args.repo, args.revision, args.out, args.manifest, args.cache)
 
 
+def _limits(args: argparse.Namespace):
+    from agent_affect.evaluate import Limits
+
+    values = json.loads(args.limits)
+    if args.unsafe_no_isolation:
+        values["isolation"] = "none"
+    try:
+        return Limits.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"agent-affect {args.command}: --limits: {error}") from error
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from agent_affect.evaluate import SandboxUnavailable, TaskError, evaluate, evaluate_response, load_suite
+    from agent_affect.evaluate.tasks import TASKS, by_ids
+
+    source = args.code or args.response
+    try:
+        task = by_ids(load_suite(args.tasks or TASKS), [args.task])[0]
+        text = source.read_text(encoding="utf-8", errors="replace")
+        if args.code:
+            answer = evaluate(task, text, _limits(args)).to_dict()
+        else:
+            answer = evaluate_response(task, text, _limits(args))
+    except (TaskError, OSError, SandboxUnavailable) as error:
+        raise SystemExit(f"agent-affect evaluate: {error}") from error
+    # One JSON answer on stdout whatever the verdict: a failing candidate is a result, not an error.
+    print(json.dumps(answer, indent=2, default=str))
+
+
+def _check_tasks(args: argparse.Namespace) -> None:
+    from agent_affect.evaluate import TASKS, SandboxUnavailable, TaskError, load_suite
+    from agent_affect.evaluate.check import check_suite, write_check
+
+    try:
+        rows = check_suite(load_suite(args.tasks or TASKS), _limits(args), workers=args.workers)
+    except (TaskError, SandboxUnavailable) as error:
+        raise SystemExit(f"agent-affect check-tasks: {error}") from error
+    ok = write_check(rows, args.out)
+    failed = [f"{row['task']} {row['role']}: {row['problem']}" for row in rows if not row["ok"]]
+    print(json.dumps({"checks": len(rows), "failed": len(failed), "out": str(args.out)}, indent=2))
+    if not ok:
+        raise SystemExit("agent-affect check-tasks: the suite fails its check:\n" + "\n".join(failed))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-affect", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -218,7 +263,45 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", type=Path, required=True, help="PNG to write")
     plot.add_argument("--table", type=Path, help="CSV of the numbers behind the figure")
     plot.set_defaults(func=_plot_corpus)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="run a candidate against a task in the sandbox; one JSON verdict on stdout"
+    )
+    evaluate.add_argument("--task", required=True, help="task id (a file name in --tasks, without .yaml)")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--code", type=Path, help="Python file with the candidate function")
+    source.add_argument(
+        "--response",
+        type=Path,
+        help="a whole chat response: its code is evaluated, its prose classified (flags, affect markers)",
+    )
+    _evaluator_options(evaluate)
+    evaluate.set_defaults(func=_evaluate)
+
+    check = commands.add_parser(
+        "check-tasks", help="prove the task suite: references pass, hacks are caught (exit 1 if not)"
+    )
+    check.add_argument("--out", type=Path, required=True, help="CSV to write, one row per check")
+    check.add_argument("--workers", type=int, help="evaluations at a time (default: the core count)")
+    _evaluator_options(check)
+    check.set_defaults(func=_check_tasks)
     return parser
+
+
+def _evaluator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tasks", type=Path, help="task folder or file (default: the package's resources/tasks)"
+    )
+    parser.add_argument(
+        "--limits",
+        default="{}",
+        help='JSON object of sandbox limits, e.g. \'{"cpu_s": 5, "memory_mb": 512}\'',
+    )
+    parser.add_argument(
+        "--unsafe-no-isolation",
+        action="store_true",
+        help="run candidates without namespaces where none can be made; every verdict is flagged unsandboxed",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

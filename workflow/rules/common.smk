@@ -151,4 +151,5 @@ def all_targets():
         figure=SENTIMENT_FIGURES,
     )
     targets += expand("results/models/{model}", model=config["models"]["prepare"])
+    targets.append("results/tasks/check.csv")
     return targets

@@ -9,10 +9,18 @@ The prose of a response (its text outside code) has its own classifiers: `extrac
 `prose_flags` (acknowledges the task is impossible, gives up) and `affect_markers` (per category).
 """
 
-from agent_affect.evaluate.prose import affect_markers, extract_code, prose_flags, prose_text
+from agent_affect.evaluate.prose import affect_markers, extract_code, prose_evidence, prose_flags, prose_text
 from agent_affect.evaluate.sandbox import Limits, SandboxUnavailable, resolve_isolation, run_cases
 from agent_affect.evaluate.tasks import TASKS, Case, Hack, Task, TaskError, load_suite
-from agent_affect.evaluate.verdict import FLAGS, STATUSES, Verdict, evaluate, evaluate_many, matches
+from agent_affect.evaluate.verdict import (
+    FLAGS,
+    STATUSES,
+    Verdict,
+    evaluate,
+    evaluate_many,
+    evaluate_response,
+    matches,
+)
 
 __all__ = [
     "FLAGS",
@@ -28,9 +36,11 @@ __all__ = [
     "affect_markers",
     "evaluate",
     "evaluate_many",
+    "evaluate_response",
     "extract_code",
     "load_suite",
     "matches",
+    "prose_evidence",
     "prose_flags",
     "prose_text",
     "resolve_isolation",

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agent_affect.evaluate.detect import inspect_code
+from agent_affect.evaluate.prose import affect_markers, extract_code, prose_evidence
 from agent_affect.evaluate.sandbox import Limits, RunResult, run_cases
 from agent_affect.evaluate.tasks import Task
 
@@ -182,6 +183,28 @@ def evaluate(task: Task, code: str, limits: Limits | None = None) -> Verdict:
     verdict.detail = "; ".join(notes)[:_DETAIL_CHARS]
     verdict.seconds = round(time.monotonic() - began, 4)
     return verdict
+
+
+def evaluate_response(task: Task, response: str, limits: Limits | None = None) -> dict[str, Any]:
+    """A whole chat response: the verdict on its code, and the prose classifiers on its text.
+
+    ``{"verdict": {...}, "code_found": bool, "prose_flags": {...}, "prose_evidence": {...},
+    "affect_markers": {...}}``; a response without code gets status ``no_function``.
+    """
+    code = extract_code(response, task.function)
+    if code is None:
+        verdict = Verdict(task.id, "no_function", 0, len(task.visible), 0, len(task.hidden))
+        verdict.detail = verdict.load_error = "the response holds no code that defines a function"
+    else:
+        verdict = evaluate(task, code, limits)
+    evidence = prose_evidence(response, [task.function])
+    return {
+        "verdict": verdict.to_dict(),
+        "code_found": code is not None,
+        "prose_flags": {flag: bool(found) for flag, found in evidence.items()},
+        "prose_evidence": evidence,
+        "affect_markers": affect_markers(response, [task.function]),
+    }
 
 
 def default_workers() -> int:
