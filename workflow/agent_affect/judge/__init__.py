@@ -22,7 +22,15 @@ _MODULES = {
     "backends": ("HttpBackend", "JudgeBackend", "JudgeServerError", "TransformersBackend"),
     "server": ("JudgeServerStartError", "managed_server"),
     "cache": ("JudgeCache",),
-    "label": ("DEFAULT_CONFIG", "build_backend", "judge_config", "label_messages", "run_label"),
+    "label": (
+        "DEFAULT_CONFIG",
+        "build_backend",
+        "judge_config",
+        "judge_server",
+        "judge_texts",
+        "label_messages",
+        "run_label",
+    ),
 }
 
 __all__ = [
@@ -40,6 +48,8 @@ __all__ = [
     "build_backend",
     "cut",
     "judge_config",
+    "judge_server",
+    "judge_texts",
     "label_messages",
     "managed_server",
     "run_label",
@@ -52,6 +62,8 @@ if TYPE_CHECKING:
         DEFAULT_CONFIG,
         build_backend,
         judge_config,
+        judge_server,
+        judge_texts,
         label_messages,
         run_label,
     )

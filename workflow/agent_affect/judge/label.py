@@ -1,7 +1,9 @@
 """Label every developer message POSITIVE / NEUTRAL / NEGATIVE (or ERROR) and keep the verdicts.
 
 `label_messages` does the work for any backend; `run_label` builds the backend from the config's
-``judge:`` section (starting and stopping a server when one is configured) and calls it.
+``judge:`` section (starting and stopping a server when one is configured) and calls it. Other judges
+(the frustration judge of `agent_affect.rejection`) reuse `judge_config` with their own defaults,
+`judge_server`, `build_backend` and `judge_texts`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -59,30 +61,36 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 
-def judge_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``judge:`` section with defaults filled in; unknown keys and bad values are refused."""
-    merged = copy.deepcopy(DEFAULT_CONFIG)
+def judge_config(
+    config: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None, where: str = "judge"
+) -> dict[str, Any]:
+    """The ``judge:`` section with defaults filled in; unknown keys and bad values are refused.
+
+    `defaults` (same keys as `DEFAULT_CONFIG`) and `where` (the section's name in error messages) let
+    another judge share the format with its own prompt and schema.
+    """
+    merged = copy.deepcopy(dict(defaults or DEFAULT_CONFIG))
     config = dict(config or {})
     http = dict(config.pop("http", None) or {})
-    for where, given, defaults in (("judge", config, merged), ("judge.http", http, merged["http"])):
-        unknown = set(given) - set(defaults)
+    for section, given, known in ((where, config, merged), (f"{where}.http", http, merged["http"])):
+        unknown = set(given) - set(known)
         if unknown:
-            raise ValueError(f"unknown key(s) {sorted(unknown)} in {where}; known: {sorted(defaults)}")
-        defaults.update(given)
+            raise ValueError(f"unknown key(s) {sorted(unknown)} in {section}; known: {sorted(known)}")
+        known.update(given)
     if merged["backend"] not in ("transformers", "http"):
-        raise ValueError(f"judge.backend must be 'transformers' or 'http', got {merged['backend']!r}")
+        raise ValueError(f"{where}.backend must be 'transformers' or 'http', got {merged['backend']!r}")
     if merged["http"]["response_format"] not in RESPONSE_FORMATS:
         raise ValueError(
-            f"judge.http.response_format must be one of {RESPONSE_FORMATS}, got "
+            f"{where}.http.response_format must be one of {RESPONSE_FORMATS}, got "
             f"{merged['http']['response_format']!r}"
         )
     for key in ("max_chars", "max_new_tokens", "batch_size", "chunk_size"):
         if key == "max_new_tokens" and merged[key] is None:
             continue
         if not isinstance(merged[key], int) or isinstance(merged[key], bool) or merged[key] < 1:
-            raise ValueError(f"judge.{key} must be an integer >= 1, got {merged[key]!r}")
+            raise ValueError(f"{where}.{key} must be an integer >= 1, got {merged[key]!r}")
     if not isinstance(merged["temperature"], int | float) or merged["temperature"] < 0:
-        raise ValueError(f"judge.temperature must be a number >= 0, got {merged['temperature']!r}")
+        raise ValueError(f"{where}.temperature must be a number >= 0, got {merged['temperature']!r}")
     return merged
 
 
@@ -153,24 +161,9 @@ def run_label(
     started first and stopped after (its log is ``cache_dir/server.log``). Returns `label_messages`'s
     summary.
     """
-    from agent_affect.judge.server import managed_server
-
     config = judge_config(config)
     messages = pl.read_parquet(messages_path)
-    if config["backend"] == "http":
-        http = config["http"]
-        command = http["server_command"]
-        if isinstance(command, str):
-            command = shlex.split(command)
-        server = managed_server(
-            command,
-            http["base_url"],
-            health_timeout_s=http["health_timeout_s"],
-            log_path=Path(cache_dir) / "server.log" if command else None,
-        )
-    else:
-        server = nullcontext()
-    with server:
+    with judge_server(config, cache_dir):
         backend = build_backend(config, model_dir)
         return label_messages(
             messages,
@@ -181,6 +174,73 @@ def run_label(
             chunk_size=config["chunk_size"],
             progress=progress,
         )
+
+
+def judge_server(config: Mapping[str, Any], cache_dir: Path | str) -> AbstractContextManager[Any]:
+    """Start and stop the configured server around a run (log ``cache_dir/server.log``); else nothing.
+
+    `config` is a filled-in judge section (see `judge_config`).
+    """
+    from agent_affect.judge.server import managed_server
+
+    if config["backend"] != "http":
+        return nullcontext()
+    http = config["http"]
+    command = http["server_command"]
+    if isinstance(command, str):
+        command = shlex.split(command)
+    return managed_server(
+        command,
+        http["base_url"],
+        health_timeout_s=http["health_timeout_s"],
+        log_path=Path(cache_dir) / "server.log" if command else None,
+    )
+
+
+def judge_texts(
+    texts: list[str],
+    backend: JudgeBackend,
+    cache_dir: Path | str,
+    chunk_size: int = 64,
+    progress: bool = True,
+    unit: str = "msg",
+) -> tuple[list[JudgeResult], dict[str, Any]]:
+    """The verdict for each (already cut) text, in order, through the cache; and counts and timing.
+
+    Identical texts are judged once. Verdicts already in `cache_dir` for this prompt, model and
+    settings are reused; new ones are cached `chunk_size` texts at a time, so a killed run loses at
+    most one chunk.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    shas = [text_sha256(text) for text in texts]
+    model_id = backend.model_id
+    cache = JudgeCache(cache_dir, backend.prompt.hash, model_id, settings_hash(backend.settings))
+    todo = list({sha: text for sha, text in zip(shas, texts, strict=True) if sha not in cache}.items())
+    unique = len(set(shas))
+    log.info(
+        "judging %d texts (%d distinct, %d cached) with %s", len(texts), unique, unique - len(todo), model_id
+    )
+    started = time.monotonic()
+    with tqdm(total=len(todo), unit=unit, desc=f"judge {model_id}", disable=not progress) as bar:
+        for start in range(0, len(todo), chunk_size):
+            chunk = todo[start : start + chunk_size]
+            results = backend.label([text for _, text in chunk], on_done=bar.update)
+            if len(results) != len(chunk):
+                raise RuntimeError(
+                    f"the judge backend returned {len(results)} verdicts for {len(chunk)} texts"
+                )
+            cache.add({sha: result for (sha, _), result in zip(chunk, results, strict=True)})
+    seconds = time.monotonic() - started
+    verdicts = [cache.get(sha) for sha in shas]
+    stats = {
+        "distinct_texts": unique,
+        "cached": unique - len(todo),
+        "labelled": len(todo),
+        "labelling_seconds": round(seconds, 3),
+        "texts_per_second": round(len(todo) / seconds, 3) if todo and seconds > 0 else None,
+    }
+    return [verdict for verdict in verdicts if verdict is not None], stats
 
 
 def label_messages(
@@ -207,31 +267,8 @@ def label_messages(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     started = time.monotonic()
     texts = [cut(text, max_chars) for text in messages["content_text"].to_list()]
-    shas = [text_sha256(text) for text in texts]
     model_id, prompt_hash = backend.model_id, backend.prompt.hash
-    cache = JudgeCache(cache_dir, prompt_hash, model_id, settings_hash(backend.settings))
-    todo = list({sha: text for sha, text in zip(shas, texts, strict=True) if sha not in cache}.items())
-    unique = len(set(shas))
-    log.info(
-        "judging %d messages (%d distinct texts, %d cached) with %s",
-        len(texts),
-        unique,
-        unique - len(todo),
-        model_id,
-    )
-    labelling_started = time.monotonic()
-    with tqdm(total=len(todo), unit="msg", desc=f"judge {model_id}", disable=not progress) as bar:
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start : start + chunk_size]
-            results = backend.label([text for _, text in chunk], on_done=bar.update)
-            if len(results) != len(chunk):
-                raise RuntimeError(
-                    f"the judge backend returned {len(results)} verdicts for {len(chunk)} messages"
-                )
-            cache.add({sha: result for (sha, _), result in zip(chunk, results, strict=True)})
-    labelling_s = time.monotonic() - labelling_started
-
-    verdicts = [cache.get(sha) for sha in shas]
+    verdicts, stats = judge_texts(texts, backend, cache_dir, chunk_size=chunk_size, progress=progress)
     table = messages.with_columns(
         pl.Series("sentiment_label", [v.label for v in verdicts], dtype=pl.String),
         pl.Series("sentiment_reason", [v.reason for v in verdicts], dtype=pl.String),
@@ -244,16 +281,16 @@ def label_messages(
     counts = Counter(v.label for v in verdicts)
     return {
         "messages": len(texts),
-        "distinct_texts": unique,
-        "cached": unique - len(todo),
-        "labelled": len(todo),
+        "distinct_texts": stats["distinct_texts"],
+        "cached": stats["cached"],
+        "labelled": stats["labelled"],
         "errors": counts.get(ERROR, 0),
         "labels": dict(sorted(counts.items())),
         "judge_model": model_id,
         "judge_prompt_hash": prompt_hash,
         "settings": backend.settings,
-        "labelling_seconds": round(labelling_s, 3),
-        "messages_per_second": round(len(todo) / labelling_s, 3) if todo and labelling_s > 0 else None,
+        "labelling_seconds": stats["labelling_seconds"],
+        "messages_per_second": stats["texts_per_second"],
         "seconds": round(time.monotonic() - started, 3),
         "out": str(out_path),
     }

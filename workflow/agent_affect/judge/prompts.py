@@ -1,8 +1,9 @@
 """What the judge is asked and what counts as an answer: the system prompt, the JSON schema, their hash.
 
 The prompt and the schema are files (``resources/prompts/``) so a user can swap them. A schema must
-describe an object with a string ``label`` property whose ``enum`` lists the labels; any other
-properties (the default has ``reason``) are free. Every backend asks for the same chat,
+describe an object with a verdict property: a string ``label`` whose ``enum`` lists the labels (the
+sentiment judge), or an integer ``score`` with a ``minimum`` and a ``maximum`` (the frustration judge);
+any other properties (both defaults have ``reason``) are free. Every backend asks for the same chat,
 ``[system prompt, developer message cut at max_chars]``, and every answer goes through `parse_answer`:
 valid JSON that validates against the schema, or an ``ERROR`` result that keeps the raw text.
 """
@@ -30,12 +31,24 @@ class JudgePromptError(ValueError):
 
 @dataclass(frozen=True)
 class JudgeResult:
-    """One message's verdict. ``label`` is one of the schema's labels, or ``ERROR`` with ``error`` set."""
+    """One message's verdict. ``label`` is one of the schema's labels, or ``ERROR`` with ``error`` set.
+
+    For a ``score`` schema ``label`` is the integer in decimal, so verdicts of every kind share one
+    cache layout; `score` reads it back.
+    """
 
     label: str
     reason: str | None
     raw: str
     error: str | None = None
+
+    @property
+    def score(self) -> int | None:
+        """The verdict as an integer, for a ``score`` schema; None for a label or an ``ERROR``."""
+        try:
+            return int(self.label)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,23 @@ class JudgePrompt:
             raise JudgePromptError(f"{schema_path}: {error}") from error
 
     @property
+    def verdict_key(self) -> str:
+        """The property that holds the verdict: ``label`` or ``score``."""
+        return "label" if "label" in self.schema["properties"] else "score"
+
+    @property
+    def score_range(self) -> tuple[int, int] | None:
+        """(minimum, maximum) of a ``score`` schema; None for a label schema."""
+        if self.verdict_key != "score":
+            return None
+        return _integer_bounds(self.schema["properties"]["score"])
+
+    @property
     def labels(self) -> tuple[str, ...]:
+        """The possible verdicts as `JudgeResult.label` writes them (a score schema's integers in decimal)."""
+        if self.score_range is not None:
+            low, high = self.score_range
+            return tuple(str(value) for value in range(low, high + 1))
         return tuple(self.schema["properties"]["label"]["enum"])
 
     @property
@@ -92,12 +121,13 @@ class JudgePrompt:
         return digest.hexdigest()[:HASH_CHARS]
 
     def label_only(self) -> JudgePrompt:
-        """The same prompt with a schema reduced to the ``label`` property: the cheapest answer."""
+        """The same prompt with its schema reduced to the verdict (label or score): the cheapest answer."""
+        key = self.verdict_key
         schema = {
             "title": self.name,
             "type": "object",
-            "properties": {"label": dict(self.schema["properties"]["label"])},
-            "required": ["label"],
+            "properties": {key: dict(self.schema["properties"][key])},
+            "required": [key],
             "additionalProperties": False,
         }
         return JudgePrompt(self.system, schema)
@@ -117,7 +147,10 @@ class JudgePrompt:
             where = "/".join(map(str, problems[0].absolute_path)) or "(root)"
             return JudgeResult(ERROR, None, raw, f"fails the schema at {where}: {problems[0].message}")
         reason = answer.get("reason")
-        return JudgeResult(answer["label"], reason if isinstance(reason, str) else None, raw)
+        verdict = answer[self.verdict_key]
+        # JSON schema counts 5.0 as an integer; the verdict is written as 5 all the same.
+        label = verdict if self.verdict_key == "label" else str(int(verdict))
+        return JudgeResult(label, reason if isinstance(reason, str) else None, raw)
 
 
 def answer_token_bound(schema: Mapping[str, Any], bytes_per_char: int) -> int | None:
@@ -139,6 +172,8 @@ def answer_token_bound(schema: Mapping[str, Any], bytes_per_char: int) -> int | 
             total += max(len(json.dumps(v, ensure_ascii=False).encode()) for v in spec["enum"])
         elif spec.get("type") == "string" and isinstance(spec.get("maxLength"), int):
             total += len('""') + bytes_per_char * spec["maxLength"]
+        elif (bounds := _integer_bounds(spec)) is not None:
+            total += max(len(str(bound)) for bound in bounds)
         else:
             return None
     return total
@@ -159,17 +194,39 @@ def _check_schema(schema: Any, what: str) -> None:
         Draft202012Validator.check_schema(schema)
     except SchemaError as error:
         raise JudgePromptError(f"{what} is not a valid JSON schema: {error.message}") from error
-    label = schema.get("properties", {}).get("label") if isinstance(schema, Mapping) else None
+    properties = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+    label, score = properties.get("label"), properties.get("score")
     enum = label.get("enum") if isinstance(label, Mapping) else None
-    if (
-        schema.get("type") != "object"
-        or not isinstance(enum, list)
-        or not enum
-        or not all(isinstance(v, str) and v and v != ERROR for v in enum)
-        or "label" not in schema.get("required", [])
-    ):
+    is_object = isinstance(schema, Mapping) and schema.get("type") == "object"
+    required = schema.get("required", []) if is_object else []
+    labelled = (
+        isinstance(enum, list)
+        and bool(enum)
+        and all(isinstance(v, str) and v and v != ERROR for v in enum)
+        and "label" in required
+    )
+    scored = (
+        label is None
+        and isinstance(score, Mapping)
+        and score.get("type") == "integer"
+        and _integer_bounds(score) is not None
+        and "score" in required
+    )
+    if not is_object or not (labelled or scored):
         raise JudgePromptError(
             f"{what} must describe an object with a required string property 'label' whose 'enum' lists "
             f'the labels (not {ERROR!r}), e.g. {{"type": "object", "properties": {{"label": {{"type": '
-            '"string", "enum": ["POSITIVE", "NEUTRAL", "NEGATIVE"]}}, "required": ["label"]}}'
+            '"string", "enum": ["POSITIVE", "NEUTRAL", "NEGATIVE"]}}, "required": ["label"]}}, or a '
+            'required integer property \'score\' with a minimum and a maximum, e.g. {"score": {"type": '
+            '"integer", "minimum": 0, "maximum": 10}}'
         )
+
+
+def _integer_bounds(spec: Mapping[str, Any]) -> tuple[int, int] | None:
+    """(minimum, maximum) of an integer property that has both, as integers; else None."""
+    if spec.get("type") != "integer":
+        return None
+    low, high = spec.get("minimum"), spec.get("maximum")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or low > high:
+        return None
+    return low, high
