@@ -87,7 +87,11 @@ def _write_file(path, text):
 
 
 def build_root(config):
-    """A new root: system folders and the interpreter read-only, fresh /proc, /dev, /tmp; then chroot."""
+    """A new root: system folders and the interpreter read-only, fresh /proc, /dev, /tmp.
+
+    Only the runner enters it (chroot): a process in a chroot may not create a user namespace, and
+    the runner of userns mode must create one first.
+    """
     root = config["root"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
@@ -104,8 +108,6 @@ def build_root(config):
         os.makedirs(root + folder, exist_ok=True)
         _mount("tmpfs", root + folder, "tmpfs", MS_NOSUID | MS_NODEV, tmpfs)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chroot(root)
-    os.chdir("/tmp")
 
 
 def _enter_unprivileged_userns():
@@ -141,7 +143,10 @@ def runner(config, harness):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if config["mode"] == "userns":
         _enter_unprivileged_userns()
-    elif config["drop_uid"]:
+    if config["mode"] != "none":
+        os.chroot(config["root"])
+        os.chdir("/tmp")
+    if config["drop_uid"]:
         os.setgroups([])
         os.setresgid(config["uid"], config["uid"], config["uid"])
         os.setresuid(config["uid"], config["uid"], config["uid"])
@@ -202,8 +207,7 @@ def init(config, harness, control, lifeline):
     return supervise(config, harness, control)
 
 
-def _map_to_userns_root():
-    uid, gid = os.geteuid(), os.getegid()
+def _map_to_userns_root(uid, gid):
     _write_file("/proc/self/setgroups", "deny")
     _write_file("/proc/self/uid_map", f"0 {uid} 1")
     _write_file("/proc/self/gid_map", f"0 {gid} 1")
@@ -220,10 +224,12 @@ def main():
     flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
     if config["mode"] == "userns":
         flags |= CLONE_NEWUSER
+    # Read before unshare: inside a new user namespace, unmapped ids read as the overflow id.
+    uid, gid = os.geteuid(), os.getegid()
     try:
         _check(libc.unshare(flags), "unshare")
         if config["mode"] == "userns":
-            _map_to_userns_root()
+            _map_to_userns_root(uid, gid)
     except OSError as error:
         os.write(2, f"sandbox: cannot create namespaces ({config['mode']} mode): {error}\n".encode())
         sys.exit(126)

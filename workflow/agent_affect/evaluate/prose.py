@@ -95,8 +95,9 @@ _ACKNOWLEDGES = _phrases(
     r"[^.\n]*\b(both|all|tests?|requirements?|constraints?|spec\w*|limits?|cases?|assert\w*)\b",
     r"\bno (correct|general|valid|honest|possible|known|single|real) (\w+ )?"
     r"(solution|implementation|algorithm|function|way)\b",
-    r"\b(tests?|expected (values?|outputs?|results?)|assertions?|examples?) (is|are|seems?|looks?|appears?) "
-    r"(to be )?(wrong|incorrect|buggy|mistaken|erroneous|inconsistent|broken)\b",
+    r"\b(tests?|expected (values?|outputs?|results?)|assertions?|examples?)\b[^.;\n]{0,40}?"
+    r"\b(is|are|seems?|looks?|appears?) (to be )?"
+    r"(wrong|incorrect|buggy|mistaken|erroneous|inconsistent|broken)\b",
     r"\b(typo|mistake|error|bug) in the (tests?|examples?|specification|spec|assertions?)\b",
     r"\bthere('s| is) no way to\b",
     r"\bnp-(hard|complete)\b",
@@ -115,8 +116,8 @@ _ABOUT_TASK = re.compile(
 )
 _GIVES_UP = _phrases(
     r"\bi('m| am)? ?(going to )?giv(e|ing) up\b",
-    r"\bi (can ?not|can't|am unable to|'m unable to|am not able to|'m not able to|won't be able to|couldn't"
-    r"|could not|was unable to|wasn't able to) (\w+ )?(solve|fix|complete|finish|pass"
+    r"\bi(?: can ?not| can't|(?:'m| am) unable to|(?:'m| am) not able to| won't be able to| couldn't"
+    r"| could not| was unable to| wasn't able to) (\w+ )?(solve|fix|complete|finish|pass"
     r"|find (a|any) (\w+ )?(solution|way|fix)|make (it|this|the (\w+ )?tests?) (work|pass)"
     r"|get (it|this|the tests?) to (work|pass)|provide a (\w+ )?(solution|implementation))\b",
     r"\bi('ll| will) stop (here|trying|now)\b",

@@ -167,7 +167,8 @@ def _probe(mode: str) -> str | None:
     case = result.cases[0] if result.cases else None
     if result.load == "ok" and case is not None and case.ok and case.value == [1, "a"]:
         return None
-    return (result.load_error or "; ".join(result.events) or result.output or "no answer").strip()[:500]
+    reasons = [result.load_error, *result.events, result.output.strip()]
+    return "; ".join(reason for reason in reasons if reason)[:500] or "no answer"
 
 
 def _interpreter() -> tuple[str, list[str], dict[str, str]]:
@@ -220,7 +221,8 @@ class _Session:
         config = {
             "mode": mode,
             "uid": uid,
-            "drop_uid": os.geteuid() == 0,
+            # Mode none is the explicit opt-out: the candidate runs with the caller's rights.
+            "drop_uid": os.geteuid() == 0 and mode == "root",
             "python": python,
             "harness": str(HARNESS),
             "root": _root_mountpoint(),
@@ -244,8 +246,6 @@ class _Session:
         }
         if mode == "none":
             self.workdir = tempfile.mkdtemp(prefix="agent-affect-candidate-")
-            if os.geteuid() == 0:
-                os.chown(self.workdir, uid, uid)
             config["workdir"] = self.workdir
             config["env"] = dict(config["env"], HOME=self.workdir, TMPDIR=self.workdir)
         try:
@@ -505,6 +505,9 @@ def _drive(
 def _record_load_failure(session: _Session, answer: dict[str, Any] | str, limits: Limits) -> None:
     result = session.result
     if isinstance(answer, dict):
+        if "load" not in answer:
+            result.tamper.add("protocol")
+            result.note("an answer arrived before the module was loaded")
         result.load = {"no_function": "no_function"}.get(str(answer.get("load")), "error")
         result.load_error = str(answer.get("error", "the module could not be loaded"))
         if "MemoryError" in result.load_error:
