@@ -191,11 +191,25 @@ def _interpreter() -> tuple[str, list[str], dict[str, str]]:
     return python, binds, links
 
 
+_mountpoint: str | None = None
+
+
 def _root_mountpoint() -> str:
-    """An empty folder the launcher mounts the run's private root on, inside its own mount namespace."""
-    path = Path(tempfile.gettempdir()) / "agent-affect-sandbox-root"
-    path.mkdir(mode=0o755, exist_ok=True)
-    return str(path)
+    """An empty folder the launcher mounts the run's private root on, inside its own mount namespace.
+
+    One per user, reused by every run (the mount is private to each run); a folder of that name that
+    is a symlink or someone else's is not used, a fresh one is made instead.
+    """
+    global _mountpoint
+    if _mountpoint is None:
+        path = Path(tempfile.gettempdir()) / f"agent-affect-sandbox-{os.geteuid()}"
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o755)
+        info = path.lstat()
+        if path.is_symlink() or not path.is_dir() or info.st_uid != os.geteuid():
+            path = Path(tempfile.mkdtemp(prefix="agent-affect-sandbox-"))
+        _mountpoint = str(path)
+    return _mountpoint
 
 
 class _Session:
@@ -364,20 +378,19 @@ class _Session:
         return self.report
 
     def _collect(self, deadline: float) -> None:
-        """Drain output and the control pipe until the launcher exits or the deadline passes."""
-        while self.process.poll() is None or self.control in self.open:
+        """Drain output and the control pipe until both close, then wait for the launcher, by `deadline`.
+
+        Both pipes close only when every process that could write to them is gone: the launcher,
+        init, and (through the PID namespace) everything the candidate started.
+        """
+        while self.control in self.open or self.output in self.open:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            events = self.selector.select(min(remaining, 0.05))
-            for key, _ in events:
+            for key, _ in self.selector.select(remaining):
                 self._read(key.fd)
-        # Output written just before the end is still in the pipe.
-        while self.output in self.open:
-            before = self.result.output_bytes
-            self._read(self.output)
-            if self.result.output_bytes == before:
-                return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(max(0.0, deadline - time.monotonic()))
 
 
 def _count_processes(uid: int) -> int:
