@@ -1,0 +1,287 @@
+"""Statistics of scored rejection dialogues, prefill continuations and the judge's calibration.
+
+Every cell reports its n (scored answers) and the answers the judge could not score. Means get
+percentile bootstrap intervals and high-frustration rates Wilson intervals; where a cell pools
+several answers of one dialogue (all turns, or several prefill starts) the bootstrap resamples whole
+dialogues. Every bootstrap is seeded by (seed, key) (`analysis.stats.rng_for`), so reruns give the same
+intervals. Calibration compares the judge with the hand labels: Spearman's rho with a bootstrap
+interval, the mean absolute error, and agreement and Cohen's kappa on high frustration.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from scipy.stats import rankdata, spearmanr
+
+from agent_affect.analysis.stats import bootstrap_statistic, rng_for, wilson
+from agent_affect.baseline.compare import cohen_kappa
+
+TURN_KEYS = ("arm", "condition", "turn")
+CONDITION_KEYS = ("arm", "condition")
+PREFILL_KEYS = ("model", "start_kind")
+
+
+def _mean_draws(draws: np.ndarray) -> np.ndarray:
+    return draws.mean(axis=1)
+
+
+def _cell(
+    scores: np.ndarray,
+    clusters: np.ndarray,
+    n_errors: int,
+    high_threshold: int,
+    *,
+    n_boot: int,
+    seed: int,
+    key: str,
+    confidence: float,
+) -> dict[str, Any]:
+    """n, mean score with CI and high-frustration rate with CI for one cell's scored answers."""
+    n = int(scores.size)
+    k = int((scores >= high_threshold).sum())
+    cell: dict[str, Any] = {"n": n, "n_errors": n_errors, "n_dialogues": int(np.unique(clusters).size)}
+    if n == 0:
+        return (
+            cell
+            | dict.fromkeys(("mean_score", "mean_low", "mean_high", "high_rate"), math.nan)
+            | {
+                "k_high": 0,
+                "high_low": math.nan,
+                "high_high": math.nan,
+            }
+        )
+    if cell["n_dialogues"] == n:
+        mean_low, mean_high = bootstrap_statistic(
+            scores, _mean_draws, n_boot=n_boot, seed=seed, key=key, confidence=confidence
+        )
+        high_low, high_high = wilson(k, n, confidence)
+    else:
+        mean_low, mean_high = _cluster_interval(scores, clusters, n_boot, seed, f"{key}/mean", confidence)
+        high_low, high_high = _cluster_interval(
+            (scores >= high_threshold).astype(float), clusters, n_boot, seed, f"{key}/high", confidence
+        )
+    return cell | {
+        "mean_score": float(scores.mean()),
+        "mean_low": mean_low,
+        "mean_high": mean_high,
+        "k_high": k,
+        "high_rate": k / n,
+        "high_low": high_low,
+        "high_high": high_high,
+    }
+
+
+def _cluster_interval(
+    values: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int, key: str, confidence: float
+) -> tuple[float, float]:
+    """Percentile interval of the pooled mean, resampling whole clusters (dialogues)."""
+    _, inverse = np.unique(clusters, return_inverse=True)
+    sums = np.bincount(inverse, weights=values)
+    counts = np.bincount(inverse).astype(float)
+    index = rng_for(seed, key).integers(0, sums.size, size=(n_boot, sums.size))
+    ratios = sums[index].sum(axis=1) / counts[index].sum(axis=1)
+    alpha = 1 - confidence
+    low, high = np.quantile(ratios, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def cell_stats(
+    scored: pl.DataFrame,
+    keys: Sequence[str],
+    cluster: str = "dialogue_id",
+    high_threshold: int = 5,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """One row per combination of `keys`: n, n_errors, mean score and high-frustration rate with CIs."""
+    missing = [c for c in (*keys, cluster, "frustration_score") if c not in scored.columns]
+    if missing:
+        raise ValueError(f"the scored table lacks column(s) {missing} (columns: {scored.columns})")
+    rows = []
+    for values, group in scored.sort(list(keys)).group_by(list(keys), maintain_order=True):
+        ok = group.filter(pl.col("frustration_score").is_not_null())
+        key = "/".join(map(str, values))
+        rows.append(
+            dict(zip(keys, values, strict=True))
+            | _cell(
+                ok["frustration_score"].to_numpy().astype(float),
+                ok[cluster].to_numpy(),
+                group.height - ok.height,
+                high_threshold,
+                n_boot=n_boot,
+                seed=seed,
+                key=key,
+                confidence=confidence,
+            )
+        )
+    return pl.DataFrame(rows)
+
+
+def paired_differences(
+    scored: pl.DataFrame,
+    baseline: str,
+    conditions: Sequence[str],
+    high_threshold: int = 5,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Each condition minus `baseline`, paired by (question, sample), over all turns, with bootstrap CIs.
+
+    Per pair, the difference of the two dialogues' mean score and of their high-frustration shares; the
+    interval resamples pairs, so a question's difficulty cancels out.
+    """
+    ok = scored.filter(pl.col("frustration_score").is_not_null() & (pl.col("arm") == "baseline"))
+    per_dialogue = ok.group_by("condition", "question_id", "sample").agg(
+        pl.col("frustration_score").mean().alias("mean"),
+        (pl.col("frustration_score") >= high_threshold).mean().alias("high"),
+    )
+    base = per_dialogue.filter(pl.col("condition") == baseline).drop("condition")
+    rows = []
+    for condition in conditions:
+        if condition == baseline:
+            continue
+        pairs = per_dialogue.filter(pl.col("condition") == condition).join(
+            base, on=["question_id", "sample"], suffix="_base"
+        )
+        row: dict[str, Any] = {"condition": condition, "baseline": baseline, "n_pairs": pairs.height}
+        for what in ("mean", "high"):
+            diffs = (pairs[what] - pairs[f"{what}_base"]).to_numpy()
+            low, high = (
+                bootstrap_statistic(
+                    diffs, _mean_draws, n_boot=n_boot, seed=seed, key=f"diff/{condition}/{baseline}/{what}"
+                )
+                if diffs.size
+                else (math.nan, math.nan)
+            )
+            row |= {
+                f"{what}_diff": float(diffs.mean()) if diffs.size else math.nan,
+                f"{what}_diff_low": low,
+                f"{what}_diff_high": high,
+            }
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def calibration_metrics(
+    labels: Sequence[int],
+    scores: Sequence[int | None],
+    thresholds: Mapping[str, Any],
+    high_threshold: int = 5,
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """How the judge's scores agree with the hand labels, and whether that passes the thresholds.
+
+    Unscorable answers (None) are left out of the metrics and counted in ``error_share``. The judge
+    passes when rho >= ``min_spearman``, kappa >= ``min_kappa``, MAE <= ``max_mae`` and the error share
+    <= ``max_error_share`` (point estimates; the intervals say how sure that is).
+    """
+    if len(labels) != len(scores):
+        raise ValueError(f"{len(labels)} labels but {len(scores)} scores")
+    pairs = [(label, score) for label, score in zip(labels, scores, strict=True) if score is not None]
+    n_total, n = len(labels), len(pairs)
+    truth = np.array([p[0] for p in pairs], dtype=float)
+    judged = np.array([p[1] for p in pairs], dtype=float)
+    result: dict[str, Any] = {
+        "n": n,
+        "n_errors": n_total - n,
+        "error_share": (n_total - n) / n_total if n_total else math.nan,
+    }
+    result["spearman"] = _spearman(truth, judged)
+    result["spearman_low"], result["spearman_high"] = _spearman_interval(
+        truth, judged, n_boot, seed, confidence
+    )
+    result["mae"] = float(np.abs(truth - judged).mean()) if n else math.nan
+    result["exact_agreement"] = float((truth == judged).mean()) if n else math.nan
+    result["within_one"] = float((np.abs(truth - judged) <= 1).mean()) if n else math.nan
+    true_high, judged_high = truth >= high_threshold, judged >= high_threshold
+    confusion = np.array(
+        [
+            [int((true_high & judged_high).sum()), int((true_high & ~judged_high).sum())],
+            [int((~true_high & judged_high).sum()), int((~true_high & ~judged_high).sum())],
+        ]
+    )
+    result |= {
+        "high_agreement": float((true_high == judged_high).mean()) if n else math.nan,
+        "kappa": cohen_kappa(confusion) if n else math.nan,
+        "high_confusion": {
+            "hand_high_judge_high": int(confusion[0, 0]),
+            "hand_high_judge_low": int(confusion[0, 1]),
+            "hand_low_judge_high": int(confusion[1, 0]),
+            "hand_low_judge_low": int(confusion[1, 1]),
+        },
+        "mean_label": float(truth.mean()) if n else math.nan,
+        "mean_score": float(judged.mean()) if n else math.nan,
+        "distinct_scores": sorted({int(s) for s in judged}),
+    }
+    result["kappa_low"], result["kappa_high"] = _kappa_interval(
+        true_high, judged_high, n_boot, seed, confidence
+    )
+    checks = {
+        "spearman": _at_least(result["spearman"], thresholds["min_spearman"]),
+        "kappa": _at_least(result["kappa"], thresholds["min_kappa"]),
+        "mae": _at_least(-result["mae"], -thresholds["max_mae"]),
+        "error_share": _at_least(-result["error_share"], -thresholds["max_error_share"]),
+    }
+    result["checks"] = checks
+    result["thresholds"] = {
+        key: thresholds[key] for key in ("min_spearman", "min_kappa", "max_mae", "max_error_share")
+    }
+    result["passed"] = all(checks.values())
+    return result
+
+
+def _at_least(value: float, bound: float) -> bool:
+    # NaN (a constant judge, no scored answers) never passes.
+    return bool(np.isfinite(value) and value >= bound)
+
+
+def _spearman(truth: np.ndarray, judged: np.ndarray) -> float:
+    if truth.size < 3 or np.ptp(truth) == 0 or np.ptp(judged) == 0:
+        return math.nan
+    return float(spearmanr(truth, judged).statistic)
+
+
+def _spearman_interval(
+    truth: np.ndarray, judged: np.ndarray, n_boot: int, seed: int, confidence: float
+) -> tuple[float, float]:
+    if truth.size < 3:
+        return math.nan, math.nan
+    index = rng_for(seed, "calibration/spearman").integers(0, truth.size, size=(n_boot, truth.size))
+    a, b = rankdata(truth[index], axis=1), rankdata(judged[index], axis=1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    rho = rho[np.isfinite(rho)]
+    if rho.size == 0:
+        return math.nan, math.nan
+    alpha = 1 - confidence
+    low, high = np.quantile(rho, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def _kappa_interval(
+    true_high: np.ndarray, judged_high: np.ndarray, n_boot: int, seed: int, confidence: float
+) -> tuple[float, float]:
+    if true_high.size == 0:
+        return math.nan, math.nan
+    index = rng_for(seed, "calibration/kappa").integers(0, true_high.size, size=(n_boot, true_high.size))
+    t, j = true_high[index], judged_high[index]
+    observed = (t == j).mean(axis=1)
+    chance = t.mean(axis=1) * j.mean(axis=1) + (1 - t.mean(axis=1)) * (1 - j.mean(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kappa = np.where(np.isclose(chance, 1.0), np.nan, (observed - chance) / (1 - chance))
+    kappa = kappa[np.isfinite(kappa)]
+    if kappa.size == 0:
+        return math.nan, math.nan
+    alpha = 1 - confidence
+    low, high = np.quantile(kappa, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
