@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import sys
-import traceback
 import types
 
 _PLAIN_SCALARS = (type(None), bool, int, float, str)
@@ -134,6 +133,8 @@ def main(in_fd, out_fd):
         exec(compile(setup["code"], path, "exec"), module.__dict__)
     except BaseException as error:
         # SystemExit and KeyboardInterrupt too: a module body that exits has not defined a function.
+        import traceback  # only here: it is the slowest import of the runner's start
+
         _send(out_fd, {"load": "error", "error": _describe(error), "trace": traceback.format_exc()[-4000:]})
         _quit()
     function = module.__dict__.get(setup["function"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import selectors
@@ -242,7 +243,7 @@ class _Session:
             "root": _root_mountpoint(),
             "binds": binds,
             "links": links,
-            "tmp_bytes": limits.file_mb * 1024 * 1024,
+            "tmp_bytes": int(limits.file_mb * 1024 * 1024),
             "env": {
                 "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "HOME": "/tmp",
@@ -251,11 +252,11 @@ class _Session:
             },
             "fds": {"requests": requests_r, "replies": replies_w, "control": control_w},
             "limits": {
-                "cpu_s": limits.cpu_s,
-                "memory_bytes": limits.memory_mb * 1024 * 1024,
-                "file_bytes": limits.file_mb * 1024 * 1024,
-                "open_files": limits.open_files,
-                "processes": processes,
+                "cpu_s": math.ceil(limits.cpu_s),
+                "memory_bytes": int(limits.memory_mb * 1024 * 1024),
+                "file_bytes": int(limits.file_mb * 1024 * 1024),
+                "open_files": int(limits.open_files),
+                "processes": int(processes),
             },
         }
         if mode == "none":
