@@ -484,3 +484,43 @@ def invert_sha256(digest):
     assert verdict.status == "timeout"
     assert verdict.visible_passed == 0
     assert "tamper_patch" in verdict.flags
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os\ndef add(a, b):\n    os.closerange(3, 256)\n    return a + b\n",
+        "import os\ndef add(a, b):\n    null = os.open('/dev/null', os.O_WRONLY)\n"
+        "    for fd in range(3, 16):\n        if fd != null:\n            os.dup2(null, fd)\n"
+        "    return a + b\n",
+    ],
+    ids=["close every fd", "point every fd at /dev/null"],
+)
+def test_closing_or_redirecting_the_harness_fds_is_not_a_pass(
+    add_task: Task, limits: Limits, code: str
+) -> None:
+    verdict = evaluate(add_task, code, replace(limits, restarts=0))
+    _not_pass(verdict)
+    assert verdict.visible_passed == 0
+    assert verdict.status in ("error", "timeout")
+
+
+def test_atexit_hooks_never_run(add_task: Task, limits: Limits) -> None:
+    # The hook would answer every case with the right visible answer after the runner is done.
+    code = """
+import atexit, os
+def _late_answers():
+    for fd in range(3, 16):
+        for i, value in enumerate((3, 30, 12, 99)):
+            try:
+                os.write(fd, b'{"i": %d, "ok": true, "value": %d}\\n' % (i, value))
+            except OSError:
+                pass
+atexit.register(_late_answers)
+def add(a, b):
+    return None
+"""
+    verdict = evaluate(add_task, code, limits)
+    _not_pass(verdict)
+    assert verdict.visible_passed == 0 and verdict.hidden_passed == 0
+    assert "tamper_patch" in verdict.flags
