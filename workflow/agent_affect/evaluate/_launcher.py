@@ -48,13 +48,13 @@ LIMITS = {
 libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _check(result, what):
+def _check(result: int, what: str) -> None:
     if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(source, target, fstype, flags, data=None):
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     _check(
         libc.mount(
             None if source is None else source.encode(),
@@ -67,7 +67,7 @@ def _mount(source, target, fstype, flags, data=None):
     )
 
 
-def _bind(source, target, writable=False):
+def _bind(source: str, target: str, writable: bool = False) -> None:
     """Bind source at target, then remount the bind read-only, without setuid bits or devices."""
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
@@ -81,12 +81,12 @@ def _bind(source, target, writable=False):
     _mount(None, target, None, flags)
 
 
-def _write_file(path, text):
+def _write_file(path: str, text: str) -> None:
     with open(path, "w") as handle:
         handle.write(text)
 
 
-def build_root(config):
+def build_root(config: dict) -> None:
     """A new root: system folders and the interpreter read-only, fresh /proc, /dev, /tmp.
 
     Only the runner enters it (chroot): a process in a chroot may not create a user namespace, and
@@ -110,7 +110,7 @@ def build_root(config):
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _enter_unprivileged_userns():
+def _enter_unprivileged_userns() -> None:
     """userns mode: a nested user namespace in which the runner is uid 1000 and holds no capability."""
     outer_uid, outer_gid = os.geteuid(), os.getegid()
     _check(libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER) for the runner")
@@ -121,7 +121,7 @@ def _enter_unprivileged_userns():
     os.setresuid(RUNNER_UID_IN_USERNS, RUNNER_UID_IN_USERNS, RUNNER_UID_IN_USERNS)
 
 
-def runner(config, harness):
+def runner(config: dict, harness: str) -> None:
     """Become the unprivileged runner: fds, limits, identity, then exec the harness."""
     fds = config["fds"]
     keep = sorted({fds["requests"], fds["replies"]})
@@ -155,7 +155,7 @@ def runner(config, harness):
     os.execve(config["python"], argv, config["env"])
 
 
-def supervise(config, harness, control):
+def supervise(config: dict, harness: str, control: int) -> int:
     """Start the runner, reap everything, report how the runner ended; return the exit code to use."""
     pid = os.fork()
     if pid == 0:
@@ -192,7 +192,7 @@ def supervise(config, harness, control):
     return 0
 
 
-def init(config, harness, control, lifeline):
+def init(config: dict, harness: str, control: int, lifeline: int) -> int:
     """PID 1 of the new namespace: die with the launcher, build the root, supervise the runner."""
     _check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
     # getppid() is 0 for a namespace's PID 1, so the launcher's death before the prctl shows as an
@@ -207,13 +207,13 @@ def init(config, harness, control, lifeline):
     return supervise(config, harness, control)
 
 
-def _map_to_userns_root(uid, gid):
+def _map_to_userns_root(uid: int, gid: int) -> None:
     _write_file("/proc/self/setgroups", "deny")
     _write_file("/proc/self/uid_map", f"0 {uid} 1")
     _write_file("/proc/self/gid_map", f"0 {gid} 1")
 
 
-def main():
+def main() -> None:
     config = json.loads(sys.argv[1])
     with open(config["harness"], encoding="utf-8") as handle:
         harness = handle.read()

@@ -36,7 +36,7 @@ class NotPlainData(TypeError):
     """A return value that is not JSON-like data: it never leaves this process."""
 
 
-def plain(value, depth=0):
+def plain(value: object, depth: int = 0) -> object:
     """A copy of value made only of None, bool, int, float, str, list and str-keyed dict.
 
     Exact types: a subclass of str or int (which could carry its own __eq__) is refused, as is any
@@ -65,11 +65,11 @@ def plain(value, depth=0):
 class _Lines:
     """Newline-framed reads from a raw fd (no io buffering a candidate could drain or replace)."""
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = b""
 
-    def read(self):
+    def read(self) -> object:
         while b"\n" not in self.buffer:
             chunk = os.read(self.fd, 1 << 16)
             if not chunk:
@@ -79,17 +79,17 @@ class _Lines:
         return _loads(line)
 
 
-def _send(fd, message):
+def _send(fd: int, message: dict) -> None:
     data = (_dumps(message, allow_nan=True) + "\n").encode()
     while data:
         data = data[_write(fd, data) :]
 
 
-def _describe(error):
+def _describe(error: BaseException) -> str:
     return f"{_type(error).__name__}: {error}"[:2000]
 
 
-def _snapshot():
+def _snapshot() -> dict:
     """Identity of the objects a pass could hinge on, to notice a candidate that swaps them."""
     return {
         "builtins": {name: id(value) for name, value in vars(builtins).items()},
@@ -98,7 +98,7 @@ def _snapshot():
     }
 
 
-def _tampered(before):
+def _tampered(before: dict) -> list:
     after = _snapshot()
     changed = []
     for group, names in before.items():
@@ -108,7 +108,7 @@ def _tampered(before):
     return sorted(changed)
 
 
-def _quit():
+def _quit() -> None:
     """Exit now, skipping the candidate's atexit hooks and threads; its printed output still goes out."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(BaseException):
@@ -116,7 +116,7 @@ def _quit():
     _exit(0)
 
 
-def main(in_fd, out_fd):
+def main(in_fd: int, out_fd: int) -> None:
     requests = _Lines(in_fd)
     setup = requests.read()
     if setup is None:
