@@ -163,6 +163,7 @@ def train(
         total_training_samples=total,
         train_batch_size_samples=cfg["batch_size"],
         lr=cfg["lr"],
+        lr_end=cfg["lr"],  # a constant schedule after the warm-up
         device="cpu",
         lr_warm_up_steps=max(1, total // cfg["batch_size"] // 20),
         logger=LoggingConfig(log_to_wandb=False),

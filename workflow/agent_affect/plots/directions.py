@@ -44,7 +44,8 @@ def plot_cosines(results: Path, out: Path) -> None:
 
     setup()
     sets = _sets(Path(results))
-    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(sets), figsize=(5.4 * len(sets), 4.8), squeeze=False)
+    fig.subplots_adjust(wspace=0.45)
     for axis, directions in zip(axes[0], sets, strict=True):
         vectors = directions.vectors[directions.layer()].numpy()
         cosine = vectors @ vectors.T
@@ -210,7 +211,8 @@ def plot_pca(results: Path, out: Path) -> None:
     setup()
     sets = _sets(Path(results))
     table = directions_pca({d.method: d for d in sets})
-    fig, axes = plt.subplots(1, len(sets), figsize=(4.2 * len(sets), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(sets), figsize=(4.6 * len(sets), 4.2), squeeze=False)
+    fig.subplots_adjust(wspace=0.35)
     for axis, directions in zip(axes[0], sets, strict=True):
         rows = table.filter(pl.col("method") == directions.method)
         axis.scatter(rows["pc1"], rows["pc2"], color=PALETTE[0])

@@ -1,0 +1,412 @@
+"""The retrying coding agent, steered, with every condition of an attempt in one batched generation.
+
+A dialogue is a task, a sample, a feedback tone and a condition. The agent gets the task as a chat;
+after a failed attempt the visible failure message (in the tone's words) is added as a user turn after
+its answer, and it tries again, up to `attempts` times, stopping at a visible pass. Hidden tests are
+scored for analysis only.
+
+Matched design: a row's seed depends on the task, the sample, the tone and the attempt, never on the
+condition, so every condition of a cell samples from the same random stream (the published harness
+hashed the condition into the seed). Work is done one task at a time and each finished task is
+written as a shard: a killed run resumes from the shards it finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from agent_affect.agent.generation import Row, generate_rows
+from agent_affect.directions.activations import capture_residuals, encode, forward_until
+from agent_affect.directions.steer import random_direction, steer, steering_vector
+from agent_affect.directions.store import DirectionSet
+from agent_affect.models.loading import device_of
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "tasks": None,  # task ids; None = every task of the suite
+    "samples": 3,  # per task, tone and condition
+    "attempts": 3,
+    "tones": ["neutral", "harsh", "encouraging"],
+    "feedback": "resources/prompts/agent_feedback.yaml",
+    "max_new_tokens": 192,
+    "temperature": 0.7,
+    "top_p": 0.95,
+    "seed": 0,
+    "batch_size": 48,  # rows per batched generation
+    "method": "anthropic",  # whose directions steer and are read
+    "emotions": ["desperate", "calm"],  # steered directions
+    "strengths": [-0.1, -0.05, 0.05, 0.1],  # fractions of the layer's mean residual norm
+    "random_control": True,  # a random direction at the same strengths (equal norm)
+    "prompt_baseline": True,  # the feedback's calm-asking system prompt, unsteered
+    "sae_emotions": ["desperate", "calm"],  # SAE-feature steering (method "sae"); [] for none
+    "sae_strengths": [0.1],
+    "positions": "all",  # all | generated | feedback (only while reading the feedback turns)
+    "layers": None,  # steering layers; None = the directions' chosen layer
+    "device": None,
+    "dtype": None,
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What is done to the model: nothing, a direction at a strength, a random direction, a prompt."""
+
+    name: str
+    kind: str  # baseline | direction | random | prompt | sae
+    emotion: str | None = None
+    strength: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"condition": self.name, "kind": self.kind, "emotion": self.emotion, "strength": self.strength}
+
+
+def conditions(cfg: Mapping[str, Any]) -> list[Condition]:
+    out = [Condition("baseline", "baseline")]
+    for emotion in cfg["emotions"]:
+        for strength in cfg["strengths"]:
+            out.append(Condition(f"{emotion}{strength:+g}", "direction", emotion, strength))
+            if cfg["random_control"]:
+                out.append(Condition(f"random[{emotion}]{strength:+g}", "random", emotion, strength))
+    if cfg["prompt_baseline"]:
+        out.append(Condition("prompt:calm", "prompt"))
+    for emotion in cfg["sae_emotions"]:
+        for strength in cfg["sae_strengths"]:
+            out.append(Condition(f"sae:{emotion}{strength:+g}", "sae", emotion, strength))
+    return out
+
+
+def agent_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    merged = dict(DEFAULT_CONFIG)
+    for key, value in (config or {}).items():
+        if key not in DEFAULT_CONFIG:
+            raise ValueError(f"unknown agent setting {key!r}; known: {sorted(DEFAULT_CONFIG)}")
+        merged[key] = value
+    if merged["positions"] not in ("all", "generated", "feedback"):
+        raise ValueError(f"agent positions must be all, generated or feedback, got {merged['positions']!r}")
+    return merged
+
+
+def row_seed(seed: int, task: str, sample: int, tone: str, attempt: int) -> int:
+    """The cell's seed: the same for every condition (the condition is deliberately not in it)."""
+    digest = hashlib.sha256(f"{seed}/{task}/{sample}/{tone}/{attempt}".encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+@dataclass
+class Dialogue:
+    task: Any
+    sample: int
+    tone: str
+    condition: Condition
+    messages: list[dict[str, str]]
+    feedback_turns: list[int] = field(default_factory=list)  # indices of feedback messages
+    done: bool = False
+
+
+class Steering:
+    """Steering vectors per condition, from the direction sets, with equal-norm random controls."""
+
+    def __init__(
+        self, directions: DirectionSet, sae: DirectionSet | None, layers: Sequence[int] | None, seed: int
+    ):
+        self.directions, self.sae = directions, sae
+        self.layers = list(layers) if layers else [directions.layer()]
+        self.seed = seed
+        self.d_model = directions.vectors[directions.layer()].shape[1]
+
+    def vectors(self, condition: Condition) -> dict[int, torch.Tensor] | None:
+        if condition.kind in ("baseline", "prompt"):
+            return None
+        out = {}
+        for layer in self.layers:
+            if condition.kind == "direction":
+                out[layer] = steering_vector(self.directions, condition.emotion, condition.strength, layer)
+            elif condition.kind == "random":
+                # one random direction per emotion and layer, at every strength: a dose-response control
+                unit = random_direction(self.d_model, self.seed + 7919 * layer + _stable(condition.emotion))
+                out[layer] = unit * condition.strength * self.directions.steering_unit[layer]
+            elif condition.kind == "sae":
+                if self.sae is None:
+                    raise ValueError("an SAE condition needs the SAE directions (sae.safetensors)")
+                sae_layer = self.sae.layer()
+                out[sae_layer] = steering_vector(self.sae, condition.emotion, condition.strength, sae_layer)
+        return out
+
+
+def _stable(text: str | None) -> int:
+    return int(hashlib.sha256((text or "").encode()).hexdigest()[:8], 16)
+
+
+def _feedback_text(feedback: Mapping[str, Any], tone: str, failure: str) -> str:
+    return feedback["tones"][tone].format(failure=failure.strip())
+
+
+def run_task(
+    model: Any,
+    tokenizer: Any,
+    task: Any,
+    cfg: Mapping[str, Any],
+    steering: Steering,
+    feedback: Mapping[str, Any],
+    read: DirectionSet,
+) -> list[dict[str, Any]]:
+    """Every dialogue of one task through all its attempts; one record per attempt."""
+    from agent_affect.evaluate import evaluate_response
+
+    dialogues = []
+    for tone in cfg["tones"]:
+        for sample in range(cfg["samples"]):
+            for condition in conditions(cfg):
+                system = (
+                    feedback["system_prompt_calm"]
+                    if condition.kind == "prompt"
+                    else feedback["system_prompt"]
+                )
+                messages = [
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": task.agent_prompt()},
+                ]
+                dialogues.append(Dialogue(task, sample, tone, condition, messages))
+    records = []
+    positions = "prompt_mask" if cfg["positions"] == "feedback" else cfg["positions"]
+    for attempt in range(1, cfg["attempts"] + 1):
+        active = [d for d in dialogues if not d.done]
+        if not active:
+            break
+        rows = []
+        for dialogue in active:
+            prompt, _ = encode(tokenizer, dialogue.messages)
+            rows.append(
+                Row(
+                    prompt,
+                    row_seed(cfg["seed"], task.id, dialogue.sample, dialogue.tone, attempt),
+                    steering.vectors(dialogue.condition),
+                    prompt_mask=_feedback_mask(tokenizer, dialogue) if positions == "prompt_mask" else None,
+                )
+            )
+        started = time.perf_counter()
+        generated: list[list[int]] = []
+        for start in range(0, len(rows), cfg["batch_size"]):
+            generated += generate_rows(
+                model,
+                tokenizer,
+                rows[start : start + cfg["batch_size"]],
+                max_new_tokens=cfg["max_new_tokens"],
+                temperature=cfg["temperature"],
+                top_p=cfg["top_p"],
+                positions=positions,
+            )
+        seconds = time.perf_counter() - started
+        projections = read_projections(model, tokenizer, rows, generated, read, positions, cfg["batch_size"])
+        responses = [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in generated]
+        with ThreadPoolExecutor() as pool:
+            outcomes = list(pool.map(lambda r: evaluate_response(task, r), responses))
+        for dialogue, row, tokens, response, outcome, projection in zip(
+            active, rows, generated, responses, outcomes, projections, strict=True
+        ):
+            verdict = outcome["verdict"]
+            records.append(
+                {
+                    "task": task.id,
+                    "impossible": task.impossible,
+                    "sample": dialogue.sample,
+                    "tone": dialogue.tone,
+                    **dialogue.condition.to_dict(),
+                    "attempt": attempt,
+                    "seed": row.seed,
+                    "prompt_tokens": len(row.prompt),
+                    "new_tokens": len(tokens),
+                    "response": response,
+                    "code_found": outcome["code_found"],
+                    "status": verdict["status"],
+                    "visible_passed": verdict["visible_passed"],
+                    "visible_total": verdict["visible_total"],
+                    "hidden_passed": verdict["hidden_passed"],
+                    "hidden_total": verdict["hidden_total"],
+                    "flags": json.dumps(verdict["flags"]),
+                    "prose_flags": json.dumps(outcome["prose_flags"], sort_keys=True),
+                    "markers": json.dumps(outcome["affect_markers"], sort_keys=True),
+                    "batch_seconds": seconds,
+                    **projection,
+                }
+            )
+            visible_pass = (
+                verdict["visible_total"] > 0 and verdict["visible_passed"] == verdict["visible_total"]
+            )
+            dialogue.messages.append({"role": "assistant", "content": response})
+            if visible_pass or attempt == cfg["attempts"]:
+                dialogue.done = True
+            else:
+                failure = task.failure_message(_verdict(verdict))
+                dialogue.feedback_turns.append(len(dialogue.messages))
+                dialogue.messages.append(
+                    {"role": "user", "content": _feedback_text(feedback, dialogue.tone, failure)}
+                )
+    return records
+
+
+def _verdict(data: Mapping[str, Any]) -> Any:
+    from agent_affect.evaluate import Verdict
+
+    return Verdict(**data)
+
+
+def _feedback_mask(tokenizer: Any, dialogue: Dialogue) -> list[bool]:
+    """True on the tokens of the feedback turns: the chat rendered up to before and after each turn."""
+    prompt, _ = encode(tokenizer, dialogue.messages)
+    mask = [False] * len(prompt)
+    for index in dialogue.feedback_turns:
+        before = len(
+            tokenizer(_render(tokenizer, dialogue.messages[:index]), add_special_tokens=False)["input_ids"]
+        )
+        after = len(
+            tokenizer(_render(tokenizer, dialogue.messages[: index + 1]), add_special_tokens=False)[
+                "input_ids"
+            ]
+        )
+        for position in range(before, min(after, len(mask))):
+            mask[position] = True
+    return mask
+
+
+def _render(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
+    return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
+
+
+@torch.inference_mode()
+def read_projections(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Row],
+    generated: Sequence[list[int]],
+    directions: DirectionSet,
+    positions: str,
+    batch_size: int,
+) -> list[dict[str, float]]:
+    """Per row: the projection onto every direction of the residual at the directions' layer, averaged
+    over the generated tokens, read without steering (`unsteered_<emotion>`) and with the row's
+    steering on (`steered_<emotion>`), kept apart."""
+    layer = directions.layer()
+    unit = directions.vectors[layer]
+    center = directions.centers[layer]
+    device = device_of(model)
+    out: list[dict[str, float]] = [{} for _ in rows]
+    for start in range(0, len(rows), batch_size):
+        chunk = list(range(start, min(start + batch_size, len(rows))))
+        sequences = [rows[i].prompt + generated[i] for i in chunk]
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        read = torch.zeros((len(chunk), width), dtype=torch.bool)
+        prompt_mask = torch.zeros((len(chunk), width), dtype=torch.bool)
+        for j, i in enumerate(chunk):
+            sequence = sequences[j]
+            ids[j, width - len(sequence) :] = torch.tensor(sequence)
+            mask[j, width - len(sequence) :] = 1
+            read[j, width - len(generated[i]) :] = len(generated[i]) > 0
+            if rows[i].prompt_mask is not None:
+                prompt_mask[j, width - len(sequence) : width - len(generated[i])] = torch.tensor(
+                    rows[i].prompt_mask
+                )
+        ids, mask = ids.to(device), mask.to(device)
+        d_model = unit.shape[1]
+        layers = sorted({k for i in chunk for k in (rows[i].vectors or {})})
+        vectors = {
+            k: torch.stack([(rows[i].vectors or {}).get(k, torch.zeros(d_model)).float() for i in chunk])
+            for k in layers
+        }
+        for label, hooks in (("unsteered", {}), ("steered", vectors)):
+            # Reading a whole sequence at once, "generated" steering means the generated positions.
+            mode = "prompt_mask" if positions in ("prompt_mask", "generated") else "all"
+            steer_mask = read if positions == "generated" else prompt_mask
+            with (
+                capture_residuals(model, [layer]) as captured,
+                steer(
+                    model, hooks, positions=mode, prompt_mask=steer_mask if mode == "prompt_mask" else None
+                ),
+            ):
+                forward_until(model, ids, mask)
+            hidden = captured[layer].float().cpu()
+            weights = read.unsqueeze(-1).float()
+            means = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+            projections = (means - center) @ unit.T
+            for j, i in enumerate(chunk):
+                for e, emotion in enumerate(directions.emotions):
+                    out[i][f"{label}_{emotion}"] = (
+                        float(projections[j, e]) if len(generated[i]) else float("nan")
+                    )
+    return out
+
+
+def run_agent(
+    model_dir: Path | str,
+    directions_dir: Path | str,
+    out: Path | str,
+    shards: Path | str,
+    config: Mapping[str, Any] | None = None,
+    tasks_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    """The whole loop: every task's shard (resuming finished ones), then one attempts table at `out`."""
+    from agent_affect.evaluate import load_suite
+    from agent_affect.models.loading import load_model
+
+    cfg = agent_config(config)
+    shards = Path(shards)
+    shards.mkdir(parents=True, exist_ok=True)
+    suite = load_suite(tasks_dir) if tasks_dir else load_suite()
+    ids = cfg["tasks"] or sorted(suite)
+    missing = [i for i in ids if i not in suite]
+    if missing:
+        raise ValueError(f"agent.tasks names tasks the suite does not have: {missing}")
+    directions = DirectionSet.load(Path(directions_dir) / f"{cfg['method']}.safetensors")
+    sae_path = Path(directions_dir) / "sae" / "sae.safetensors"
+    sae = (
+        DirectionSet.load(sae_path)
+        if cfg["sae_emotions"] and sae_path.with_suffix(".json").is_file()
+        else None
+    )
+    steering = Steering(directions, sae, cfg["layers"], cfg["seed"])
+    feedback = yaml.safe_load(Path(cfg["feedback"]).read_text())
+    unknown = set(cfg["tones"]) - set(feedback["tones"])
+    if unknown:
+        raise ValueError(f"{cfg['feedback']}: no wording for tones {sorted(unknown)}")
+    fingerprint = hashlib.sha256(
+        json.dumps([cfg, str(model_dir)], sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    model = tokenizer = None
+    for task_id in tqdm(ids, desc="agent tasks", unit="task"):
+        shard = shards / f"{task_id}.{fingerprint}.parquet"
+        if shard.is_file():
+            continue
+        if model is None:
+            model, tokenizer = load_model(model_dir, device=cfg["device"], dtype=cfg["dtype"])
+        records = run_task(model, tokenizer, suite[task_id], cfg, steering, feedback, directions)
+        tmp = shard.with_suffix(".tmp")
+        pl.DataFrame(records).write_parquet(tmp)
+        tmp.replace(shard)
+    table = pl.concat(
+        [pl.read_parquet(shards / f"{t}.{fingerprint}.parquet") for t in ids], how="diagonal_relaxed"
+    )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.sort(["task", "tone", "sample", "condition", "attempt"]).write_parquet(out)
+    return {
+        "rows": table.height,
+        "tasks": len(ids),
+        "conditions": len(conditions(cfg)),
+        "fingerprint": fingerprint,
+    }
