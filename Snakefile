@@ -22,6 +22,7 @@ include: "workflow/rules/traces.smk"
 include: "workflow/rules/labels.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tasks.smk"
+include: "workflow/rules/rejection.smk"
 
 
 rule all:

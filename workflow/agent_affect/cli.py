@@ -153,6 +153,142 @@ def _check_tasks(args: argparse.Namespace) -> None:
         raise SystemExit("agent-affect check-tasks: the suite fails its check:\n" + "\n".join(failed))
 
 
+def _answer(result: object) -> None:
+    """The command's one JSON answer on stdout."""
+    print(json.dumps(result, indent=2, default=str))
+
+
+def _rejection_run(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.runner import run_rejection, write_probe_inputs
+
+    summary = run_rejection(json.loads(args.config), args.model_dir, args.out)
+    if args.probe_input is not None:
+        import polars as pl
+
+        summary["probe_input_lines"] = write_probe_inputs(pl.read_parquet(args.out), args.probe_input)
+    _answer(summary)
+
+
+def _rejection_prefill(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.runner import run_prefill_stage
+
+    _answer(run_prefill_stage(json.loads(args.config), args.dialogues, args.model_dir, args.out))
+
+
+def _score_frustration(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from agent_affect.rejection.score import score_table
+    from agent_affect.traces.tables import write_parquet
+
+    table = pl.read_parquet(args.table)
+    scored = score_table(
+        table, args.text_column, json.loads(args.config), args.cache, args.model_dir, args.high_threshold
+    )
+    write_parquet(scored, args.out)
+    scores = scored["frustration_score"]
+    _answer(
+        {
+            "rows": scored.height,
+            "unscored": scores.null_count(),
+            "mean_score": scores.mean(),
+            "high_frustration": int(scored["high_frustration"].sum()),
+            "judge_model": scored["judge_model"][0] if scored.height else None,
+            "out": str(args.out),
+        }
+    )
+
+
+def _calibrate_frustration(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.summary import calibrate
+
+    metrics = calibrate(
+        json.loads(args.config),
+        args.calibration,
+        args.cache,
+        args.out,
+        args.model_dir,
+        json.loads(args.stats),
+    )
+    keys = (
+        "judge_model",
+        "n",
+        "n_errors",
+        "spearman",
+        "spearman_low",
+        "spearman_high",
+        "mae",
+        "kappa",
+        "passed",
+    )
+    _answer({key: metrics[key] for key in keys})
+
+
+def _rejection_stats(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.summary import summarise
+
+    _answer(summarise(args.dialogues, args.prefill, args.calibration, args.out, json.loads(args.stats)))
+
+
+def _plot_rejection(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.figures import FIGURES
+
+    FIGURES[args.figure](args.summary, args.calibration, args.out)
+
+
+def _rejection_probe_input(args: argparse.Namespace) -> None:
+    import polars as pl
+
+    from agent_affect.rejection.runner import write_probe_inputs
+
+    _answer({"lines": write_probe_inputs(pl.read_parquet(args.dialogues), args.out), "out": str(args.out)})
+
+
+def _limits(args: argparse.Namespace):
+    from agent_affect.evaluate import Limits
+
+    values = json.loads(args.limits)
+    if args.unsafe_no_isolation:
+        values["isolation"] = "none"
+    try:
+        return Limits.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"agent-affect {args.command}: --limits: {error}") from error
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from agent_affect.evaluate import SandboxUnavailable, TaskError, evaluate, evaluate_response, load_suite
+    from agent_affect.evaluate.tasks import TASKS, by_ids
+
+    source = args.code or args.response
+    try:
+        task = by_ids(load_suite(args.tasks or TASKS), [args.task])[0]
+        text = source.read_text(encoding="utf-8", errors="replace")
+        if args.code:
+            answer = evaluate(task, text, _limits(args)).to_dict()
+        else:
+            answer = evaluate_response(task, text, _limits(args))
+    except (TaskError, OSError, SandboxUnavailable) as error:
+        raise SystemExit(f"agent-affect evaluate: {error}") from error
+    # One JSON answer on stdout whatever the verdict: a failing candidate is a result, not an error.
+    print(json.dumps(answer, indent=2, default=str))
+
+
+def _check_tasks(args: argparse.Namespace) -> None:
+    from agent_affect.evaluate import TASKS, SandboxUnavailable, TaskError, load_suite
+    from agent_affect.evaluate.check import check_suite, write_check
+
+    try:
+        rows = check_suite(load_suite(args.tasks or TASKS), _limits(args), workers=args.workers)
+    except (TaskError, SandboxUnavailable) as error:
+        raise SystemExit(f"agent-affect check-tasks: {error}") from error
+    ok = write_check(rows, args.out)
+    failed = [f"{row['task']} {row['role']}: {row['problem']}" for row in rows if not row["ok"]]
+    print(json.dumps({"checks": len(rows), "failed": len(failed), "out": str(args.out)}, indent=2))
+    if not ok:
+        raise SystemExit("agent-affect check-tasks: the suite fails its check:\n" + "\n".join(failed))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agent-affect", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -285,6 +421,77 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--workers", type=int, help="evaluations at a time (default: the core count)")
     _evaluator_options(check)
     check.set_defaults(func=_check_tasks)
+
+    run = commands.add_parser(
+        "rejection-run", help="play the repeated-rejection dialogues turn by turn (one row per answer)"
+    )
+    run.add_argument("--model-dir", type=Path, required=True, help="prepared model folder")
+    run.add_argument("--out", type=Path, required=True, help="parquet to write (one row per assistant turn)")
+    run.add_argument("--config", default="{}", help="JSON object: rejection.run settings (config/README.md)")
+    run.add_argument("--probe-input", type=Path, help='also write {"id", "messages"} JSON lines for probe')
+    run.set_defaults(func=_rejection_run)
+
+    prefill = commands.add_parser(
+        "rejection-prefill", help="continue prefilled assistant turns after rejections"
+    )
+    prefill.add_argument("--dialogues", type=Path, required=True, help="parquet written by rejection-run")
+    prefill.add_argument(
+        "--model-dir", type=Path, required=True, help="prepared folder of the continuing model"
+    )
+    prefill.add_argument(
+        "--out", type=Path, required=True, help="parquet to write (one row per continuation)"
+    )
+    prefill.add_argument("--config", default="{}", help="JSON object: rejection.prefill settings")
+    prefill.set_defaults(func=_rejection_prefill)
+
+    score = commands.add_parser("score-frustration", help="score answers 0-10 with the frustration judge")
+    score.add_argument("--table", type=Path, required=True, help="parquet with the texts to score")
+    score.add_argument("--text-column", default="response", help="column to score (prefill: continuation)")
+    score.add_argument("--out", type=Path, required=True, help="parquet to write (the table plus scores)")
+    score.add_argument("--cache", type=Path, required=True, help="judge cache folder: reruns resume from it")
+    score.add_argument("--config", default="{}", help="JSON object: rejection.judge settings")
+    score.add_argument("--model-dir", type=Path, help="prepared judge model, for the transformers backend")
+    score.add_argument("--high-threshold", type=int, default=5, help="high frustration is a score >= this")
+    score.set_defaults(func=_score_frustration)
+
+    calibrate = commands.add_parser(
+        "calibrate-frustration", help="the frustration judge against the hand-labelled replies"
+    )
+    calibrate.add_argument("--calibration", type=Path, required=True, help="hand-labelled JSON lines")
+    calibrate.add_argument("--out", type=Path, required=True, help="folder: calibration.json, items.csv")
+    calibrate.add_argument("--cache", type=Path, required=True, help="judge cache folder")
+    calibrate.add_argument("--config", default="{}", help="JSON object: rejection.judge settings")
+    calibrate.add_argument("--stats", default="{}", help="JSON object: rejection.stats (thresholds)")
+    calibrate.add_argument(
+        "--model-dir", type=Path, help="prepared judge model, for the transformers backend"
+    )
+    calibrate.set_defaults(func=_calibrate_frustration)
+
+    rstats = commands.add_parser(
+        "rejection-stats", help="per-turn statistics with CIs, control effects, claims"
+    )
+    rstats.add_argument("--dialogues", type=Path, required=True, help="scored dialogues parquet")
+    rstats.add_argument("--prefill", type=Path, nargs="*", default=[], help="scored prefill parquets")
+    rstats.add_argument("--calibration", type=Path, required=True, help="calibration.json of the judge")
+    rstats.add_argument("--out", type=Path, required=True, help="output folder (CSV tables, summary.json)")
+    rstats.add_argument("--stats", default="{}", help="JSON object: rejection.stats settings")
+    rstats.set_defaults(func=_rejection_stats)
+
+    rplot = commands.add_parser("plot-rejection", help="one figure of the rejection evaluation")
+    rplot.add_argument("figure", help="score_by_turn, high_rate_by_turn, calibration or prefill")
+    rplot.add_argument(
+        "--summary", type=Path, required=True, help="rejection-stats folder (calibration: its own)"
+    )
+    rplot.add_argument("--calibration", type=Path, required=True, help="calibration.json of the judge")
+    rplot.add_argument("--out", type=Path, required=True, help="PNG to write")
+    rplot.set_defaults(func=_plot_rejection)
+
+    probe_input = commands.add_parser(
+        "rejection-probe-input", help='every answer in context as {"id", "messages"} lines for probe'
+    )
+    probe_input.add_argument("--dialogues", type=Path, required=True, help="parquet written by rejection-run")
+    probe_input.add_argument("--out", type=Path, required=True, help="JSON lines to write")
+    probe_input.set_defaults(func=_rejection_probe_input)
     return parser
 
 

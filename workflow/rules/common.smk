@@ -35,12 +35,27 @@ ANALYSIS_TABLES = SENTIMENT_FIGURES + (
     "dataset_behaviour",
 )
 
+# Tables and figures of the rejection stage (agent_affect.rejection.summary.SUMMARY_TABLES, and
+# agent_affect.rejection.figures.FIGURES).
+REJECTION_TABLES = (
+    "by_turn",
+    "by_condition",
+    "by_kind",
+    "differences",
+    "prefill",
+    "claims",
+)
+REJECTION_FIGURES = ("score_by_turn", "high_rate_by_turn", "calibration", "prefill")
+
 
 wildcard_constraints:
     # A model name is one folder under results/models/, never a path into one.
     model=r"[^/]+",
     source="|".join(("judge", "published")),
     figure="|".join(SENTIMENT_FIGURES),
+    rfigure="|".join(REJECTION_FIGURES),
+    # A rejection table to score: the dialogues, or one model's prefill continuations.
+    table=r"dialogues|prefill/[^/]+",
 
 
 # Where the user's own agents keep their sessions; read only when traces.include_user_sessions is on.
@@ -94,6 +109,13 @@ def check_config():
     """What the schema cannot say: cross-references between keys."""
     specs = config["models"]["specs"]
     named = [("models.prepare", name) for name in config["models"]["prepare"]]
+    rejection = config["rejection"]
+    named.append(("rejection.model", rejection["model"]))
+    named += [
+        ("rejection.prefill.models", name) for name in rejection["prefill"]["models"]
+    ]
+    if rejection["judge"]["backend"] == "transformers":
+        named.append(("rejection.judge.model", rejection["judge"]["model"]))
     if config["judge"]["backend"] == "transformers":
         named.append(("judge.model", config["judge"]["model"]))
     if config["baseline"]["method"] == "hf":
@@ -139,6 +161,33 @@ def model_spec(name):
     return config["models"]["specs"][name]
 
 
+def rejection_model_dir():
+    """The prepared folder of the model that plays the rejection dialogues."""
+    return f"results/models/{config['rejection']['model']}"
+
+
+def frustration_judge_model():
+    """The prepared frustration judge folder for the transformers backend; nothing for a server."""
+    judge = config["rejection"]["judge"]
+    return (
+        [f"results/models/{judge['model']}"]
+        if judge["backend"] == "transformers"
+        else []
+    )
+
+
+def frustration_judge_settings():
+    """The frustration judge's settings as the package reads them (model is the workflow's)."""
+    judge = config["rejection"]["judge"]
+    return json.dumps({k: v for k, v in judge.items() if k != "model"})
+
+
+def prefill_settings():
+    """The prefill settings as the package reads them (models are the workflow's)."""
+    prefill = config["rejection"]["prefill"]
+    return json.dumps({k: v for k, v in prefill.items() if k != "models"})
+
+
 def all_targets():
     targets = [
         "results/traces/user_messages.parquet",
@@ -152,4 +201,8 @@ def all_targets():
     )
     targets += expand("results/models/{model}", model=config["models"]["prepare"])
     targets.append("results/tasks/check.csv")
+    targets += expand(
+        "results/figures/rejection/{rfigure}.png", rfigure=REJECTION_FIGURES
+    )
+    targets.append("results/rejection/summary/claims.csv")
     return targets

@@ -20,10 +20,12 @@ ARM_STYLES = ("-", "--", ":", "-.")
 
 
 def _footer(fig: Any, calibration: dict[str, Any]) -> None:
+    """The calibration note under everything already drawn (tick labels too), red when it failed."""
     colour = "#000000" if calibration.get("passed") else "#D55E00"
-    fig.text(
-        0.01, -0.02, calibration_note(calibration), ha="left", va="top", fontsize=8, color=colour, wrap=True
-    )
+    renderer = fig.canvas.get_renderer()
+    bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes) / fig.bbox.height
+    note = calibration_note(calibration)
+    fig.text(0.01, bottom - 0.02, note, ha="left", va="top", fontsize=8, color=colour, wrap=True)
 
 
 def _by_turn(
@@ -173,6 +175,7 @@ def plot_prefill(summary_dir: Path | str, calibration_path: Path | str, out: Pat
                 errors[0].append(mean - row["mean_low"][0])
                 errors[1].append(row["mean_high"][0] - mean)
             n = rows["n"].to_list()
+            n_text = f"n={min(n)}" if min(n) == max(n) else f"n={min(n)}-{max(n)}"
             ax.bar(
                 positions,
                 means,
@@ -180,9 +183,12 @@ def plot_prefill(summary_dir: Path | str, calibration_path: Path | str, out: Pat
                 yerr=errors,
                 capsize=3,
                 color=style.PALETTE[k_index % len(style.PALETTE)],
-                label=f"{kind} start (n={min(n)}-{max(n)})",
+                label=f"{kind} start ({n_text} each)",
             )
-        ax.set_xticks(range(len(models)), models, rotation=15, ha="right")
+        tilted = len(models) > 2
+        ax.set_xticks(
+            range(len(models)), models, rotation=15 if tilted else 0, ha="right" if tilted else "center"
+        )
         ax.set_ylim(0, 10)
         ax.set_ylabel("mean frustration score of the continuation")
         ax.legend(fontsize=8, frameon=False)

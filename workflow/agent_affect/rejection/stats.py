@@ -104,7 +104,8 @@ def cell_stats(
     if missing:
         raise ValueError(f"the scored table lacks column(s) {missing} (columns: {scored.columns})")
     rows = []
-    for values, group in scored.sort(list(keys)).group_by(list(keys), maintain_order=True):
+    # Cells come in the order their keys first appear (conditions as configured), turns ascending.
+    for values, group in _in_appearance_order(scored, keys).group_by(list(keys), maintain_order=True):
         ok = group.filter(pl.col("frustration_score").is_not_null())
         key = "/".join(map(str, values))
         rows.append(
@@ -121,6 +122,18 @@ def cell_stats(
             )
         )
     return pl.DataFrame(rows)
+
+
+def _in_appearance_order(table: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
+    """Rows sorted by each key's order of first appearance (numbers ascending), stably."""
+    ranks = []
+    for key in keys:
+        if table.schema[key].is_numeric():
+            ranks.append(pl.col(key))
+        else:
+            order = {value: i for i, value in enumerate(table[key].unique(maintain_order=True).to_list())}
+            ranks.append(pl.col(key).replace_strict(order, return_dtype=pl.Int64))
+    return table.sort(ranks, maintain_order=True)
 
 
 def paired_differences(
