@@ -23,6 +23,7 @@ include: "workflow/rules/labels.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/rejection.smk"
+include: "workflow/rules/directions.smk"
 
 
 rule all:

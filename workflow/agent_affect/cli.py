@@ -108,49 +108,64 @@ def _fetch_table(args: argparse.Namespace) -> None:
     fetch_table(args.repo, args.revision, args.out, args.manifest, args.cache)
 
 
-def _limits(args: argparse.Namespace):
-    from agent_affect.evaluate import Limits
+def _capture_activations(args: argparse.Namespace) -> None:
+    from agent_affect.directions.run import capture
 
-    values = json.loads(args.limits)
-    if args.unsafe_no_isolation:
-        values["isolation"] = "none"
-    try:
-        return Limits.from_dict(values)
-    except (TypeError, ValueError) as error:
-        raise SystemExit(f"agent-affect {args.command}: --limits: {error}") from error
+    print(json.dumps(capture(args.model, args.out, json.loads(args.config)), indent=2, default=str))
 
 
-def _evaluate(args: argparse.Namespace) -> None:
-    from agent_affect.evaluate import SandboxUnavailable, TaskError, evaluate, evaluate_response, load_suite
-    from agent_affect.evaluate.tasks import TASKS, by_ids
+def _extract_directions(args: argparse.Namespace) -> None:
+    from agent_affect.directions.run import extract_all, model_info
 
-    source = args.code or args.response
-    try:
-        task = by_ids(load_suite(args.tasks or TASKS), [args.task])[0]
-        text = source.read_text(encoding="utf-8", errors="replace")
-        if args.code:
-            answer = evaluate(task, text, _limits(args)).to_dict()
-        else:
-            answer = evaluate_response(task, text, _limits(args))
-    except (TaskError, OSError, SandboxUnavailable) as error:
-        raise SystemExit(f"agent-affect evaluate: {error}") from error
-    # One JSON answer on stdout whatever the verdict: a failing candidate is a result, not an error.
-    print(json.dumps(answer, indent=2, default=str))
+    info = model_info(args.model) if args.model else {}
+    print(json.dumps(extract_all(args.activations, args.out, json.loads(args.config), info), indent=2))
 
 
-def _check_tasks(args: argparse.Namespace) -> None:
-    from agent_affect.evaluate import TASKS, SandboxUnavailable, TaskError, load_suite
-    from agent_affect.evaluate.check import check_suite, write_check
+def _validate_directions(args: argparse.Namespace) -> None:
+    from agent_affect.directions.validate import validate
 
-    try:
-        rows = check_suite(load_suite(args.tasks or TASKS), _limits(args), workers=args.workers)
-    except (TaskError, SandboxUnavailable) as error:
-        raise SystemExit(f"agent-affect check-tasks: {error}") from error
-    ok = write_check(rows, args.out)
-    failed = [f"{row['task']} {row['role']}: {row['problem']}" for row in rows if not row["ok"]]
-    print(json.dumps({"checks": len(rows), "failed": len(failed), "out": str(args.out)}, indent=2))
-    if not ok:
-        raise SystemExit("agent-affect check-tasks: the suite fails its check:\n" + "\n".join(failed))
+    summary = validate(args.activations, args.directions, args.out, json.loads(args.config), args.model)
+    print(json.dumps(summary, indent=2))
+
+
+def _probe(args: argparse.Namespace) -> None:
+    from agent_affect.directions.probe import probe_file
+
+    table = probe_file(args.directions, args.model, args.texts, args.out, batch_size=args.batch_size)
+    print(json.dumps({"rows": table.height, "out": str(args.out)}))
+
+
+def _probe_trajectory(args: argparse.Namespace) -> None:
+    from agent_affect.directions.probe import trajectory
+
+    trajectory(args.directions, args.model, args.trajectory, args.out, seed=args.seed)
+
+
+def _train_sae(args: argparse.Namespace) -> None:
+    from agent_affect.directions.sae import train
+
+    config = json.loads(args.config)
+    print(json.dumps(train(args.model, args.directions, args.out, config, args.stimuli), indent=2))
+
+
+def _rank_sae_features(args: argparse.Namespace) -> None:
+    from agent_affect.directions.sae import rank_features
+
+    rank_features(
+        args.model,
+        args.sae,
+        args.directions,
+        args.out,
+        json.loads(args.config),
+        args.stimuli,
+        skip_tokens=args.skip_tokens,
+    )
+
+
+def _plot_directions(args: argparse.Namespace) -> None:
+    from agent_affect.plots.directions import FIGURES
+
+    FIGURES[args.figure](args.results, args.out)
 
 
 def _answer(result: object) -> None:
@@ -400,28 +415,80 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--table", type=Path, help="CSV of the numbers behind the figure")
     plot.set_defaults(func=_plot_corpus)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="run a candidate against a task in the sandbox; one JSON verdict on stdout"
-    )
-    evaluate.add_argument("--task", required=True, help="task id (a file name in --tasks, without .yaml)")
-    source = evaluate.add_mutually_exclusive_group(required=True)
-    source.add_argument("--code", type=Path, help="Python file with the candidate function")
-    source.add_argument(
-        "--response",
-        type=Path,
-        help="a whole chat response: its code is evaluated, its prose classified (flags, affect markers)",
-    )
-    _evaluator_options(evaluate)
-    evaluate.set_defaults(func=_evaluate)
+    config_help = "JSON object: the directions settings (see config/README.md)"
+    cap = commands.add_parser("capture-activations", help="read every stimulus's residual at every layer")
+    cap.add_argument("--model", type=Path, required=True, help="prepared model folder")
+    cap.add_argument("--out", type=Path, required=True, help="output folder (activations, index)")
+    cap.add_argument("--config", default="{}", help=config_help)
+    cap.set_defaults(func=_capture_activations)
 
-    check = commands.add_parser(
-        "check-tasks", help="prove the task suite: references pass, hacks are caught (exit 1 if not)"
+    ext = commands.add_parser(
+        "extract-directions", help="emotion directions by three methods, layer chosen on val"
     )
-    check.add_argument("--out", type=Path, required=True, help="CSV to write, one row per check")
-    check.add_argument("--workers", type=int, help="evaluations at a time (default: the core count)")
-    _evaluator_options(check)
-    check.set_defaults(func=_check_tasks)
+    ext.add_argument("--activations", type=Path, required=True, help="folder written by capture-activations")
+    ext.add_argument("--model", type=Path, help="the prepared model folder (id and revision for the sidecar)")
+    ext.add_argument("--out", type=Path, required=True, help="output folder: <method>.safetensors + .json")
+    ext.add_argument("--config", default="{}", help=config_help)
+    ext.set_defaults(func=_extract_directions)
 
+    val = commands.add_parser("validate-directions", help="held-out accuracy, cosines, controls, logit lens")
+    val.add_argument("--activations", type=Path, required=True, help="folder written by capture-activations")
+    val.add_argument("--directions", type=Path, required=True, help="folder written by extract-directions")
+    val.add_argument("--model", type=Path, help="prepared model folder, for the logit lens")
+    val.add_argument("--out", type=Path, required=True, help="output folder for the tables")
+    val.add_argument("--config", default="{}", help=config_help)
+    val.set_defaults(func=_validate_directions)
+
+    probe = commands.add_parser("probe", help="score texts or chats against stored directions")
+    probe.add_argument(
+        "--directions", type=Path, nargs="+", required=True, help="<method>.safetensors file(s)"
+    )
+    probe.add_argument("--model", type=Path, required=True, help="the prepared model folder they came from")
+    probe.add_argument(
+        "--texts", type=Path, required=True, help='JSONL: {"id", "text"} or {"id", "messages"}'
+    )
+    probe.add_argument("--out", type=Path, required=True, help="CSV (or .parquet) to write")
+    probe.add_argument("--batch-size", type=int, default=16, help="texts per forward pass")
+    probe.set_defaults(func=_probe)
+
+    traj = commands.add_parser("probe-trajectory", help="the five-stage failure trajectory, with controls")
+    traj.add_argument(
+        "--directions", type=Path, nargs="+", required=True, help="<method>.safetensors file(s)"
+    )
+    traj.add_argument("--model", type=Path, required=True, help="prepared model folder")
+    traj.add_argument("--trajectory", type=Path, required=True, help="trajectory JSONL (resources/stimuli)")
+    traj.add_argument("--out", type=Path, required=True, help="output folder")
+    traj.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    traj.set_defaults(func=_probe_trajectory)
+
+    sae_help = "JSON object: the sae settings (see config/README.md)"
+    tsae = commands.add_parser(
+        "train-sae", help="train a TopK sparse autoencoder (sae-lens) at the chosen layer"
+    )
+    tsae.add_argument("--model", type=Path, required=True, help="prepared model folder")
+    tsae.add_argument("--directions", type=Path, required=True, help="folder written by extract-directions")
+    tsae.add_argument("--stimuli", type=Path, default=Path("resources/stimuli"), help="stimuli folder")
+    tsae.add_argument(
+        "--out", type=Path, required=True, help="output folder (sae/ in sae-lens format, metrics)"
+    )
+    tsae.add_argument("--config", default="{}", help=sae_help)
+    tsae.set_defaults(func=_train_sae)
+
+    rank = commands.add_parser("rank-sae-features", help="SAE features selective for each emotion")
+    rank.add_argument("--model", type=Path, required=True, help="prepared model folder")
+    rank.add_argument("--sae", type=Path, required=True, help="a sae-lens SAE folder")
+    rank.add_argument("--directions", type=Path, required=True, help="folder written by extract-directions")
+    rank.add_argument("--stimuli", type=Path, default=Path("resources/stimuli"), help="stimuli folder")
+    rank.add_argument("--skip-tokens", type=int, default=8, help="read stories from this token on")
+    rank.add_argument("--out", type=Path, required=True, help="output folder")
+    rank.add_argument("--config", default="{}", help=sae_help)
+    rank.set_defaults(func=_rank_sae_features)
+
+    pdir = commands.add_parser("plot-directions", help="one figure of the directions stage")
+    pdir.add_argument("figure", help="cosines, accuracy_by_layer, trajectory, sae_selectivity, pca")
+    pdir.add_argument("--results", type=Path, required=True, help="results/directions/<model> folder")
+    pdir.add_argument("--out", type=Path, required=True, help="PNG to write")
+    pdir.set_defaults(func=_plot_directions)
     run = commands.add_parser(
         "rejection-run", help="play the repeated-rejection dialogues turn by turn (one row per answer)"
     )
@@ -492,6 +559,28 @@ def build_parser() -> argparse.ArgumentParser:
     probe_input.add_argument("--dialogues", type=Path, required=True, help="parquet written by rejection-run")
     probe_input.add_argument("--out", type=Path, required=True, help="JSON lines to write")
     probe_input.set_defaults(func=_rejection_probe_input)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="run a candidate against a task in the sandbox; one JSON verdict on stdout"
+    )
+    evaluate.add_argument("--task", required=True, help="task id (a file name in --tasks, without .yaml)")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--code", type=Path, help="Python file with the candidate function")
+    source.add_argument(
+        "--response",
+        type=Path,
+        help="a whole chat response: its code is evaluated, its prose classified (flags, affect markers)",
+    )
+    _evaluator_options(evaluate)
+    evaluate.set_defaults(func=_evaluate)
+
+    check = commands.add_parser(
+        "check-tasks", help="prove the task suite: references pass, hacks are caught (exit 1 if not)"
+    )
+    check.add_argument("--out", type=Path, required=True, help="CSV to write, one row per check")
+    check.add_argument("--workers", type=int, help="evaluations at a time (default: the core count)")
+    _evaluator_options(check)
+    check.set_defaults(func=_check_tasks)
     return parser
 
 

@@ -47,6 +47,15 @@ REJECTION_TABLES = (
 )
 REJECTION_FIGURES = ("score_by_turn", "high_rate_by_turn", "calibration", "prefill")
 
+# Figures of the directions stage (agent_affect.plots.directions.FIGURES).
+DIRECTION_FIGURES = (
+    "cosines",
+    "accuracy_by_layer",
+    "trajectory",
+    "sae_selectivity",
+    "pca",
+)
+
 
 wildcard_constraints:
     # A model name is one folder under results/models/, never a path into one.
@@ -56,6 +65,7 @@ wildcard_constraints:
     rfigure="|".join(REJECTION_FIGURES),
     # A rejection table to score: the dialogues, or one model's prefill continuations.
     table=r"dialogues|prefill/[^/]+",
+    dfigure="|".join(DIRECTION_FIGURES),
 
 
 # Where the user's own agents keep their sessions; read only when traces.include_user_sessions is on.
@@ -116,6 +126,7 @@ def check_config():
     ]
     if rejection["judge"]["backend"] == "transformers":
         named.append(("rejection.judge.model", rejection["judge"]["model"]))
+    named += [("directions.models", name) for name in config["directions"]["models"]]
     if config["judge"]["backend"] == "transformers":
         named.append(("judge.model", config["judge"]["model"]))
     if config["baseline"]["method"] == "hf":
@@ -161,6 +172,45 @@ def model_spec(name):
     return config["models"]["specs"][name]
 
 
+def stimuli_files():
+    """Every stimulus file, so that an edited story reruns the directions stage."""
+    root = Path(config["directions"]["stimuli"])
+    return sorted(str(p) for p in root.rglob("*") if p.suffix in (".jsonl", ".yaml"))
+
+
+def stimuli_root(wildcards, input):
+    """The stimuli folder, inferred from the files the rule reads (no shared-filesystem path)."""
+    return Path(next(f for f in input.stimuli if f.endswith("controls.jsonl"))).parent
+
+
+def directions_settings():
+    """The directions settings the package reads, as JSON (models and sae are the workflow's)."""
+    settings = {
+        k: v for k, v in config["directions"].items() if k not in ("models", "sae")
+    }
+    return json.dumps(settings)
+
+
+def direction_figure_inputs(wildcards):
+    """What each directions figure is drawn from, so that it reruns when that changes."""
+    base = f"results/directions/{wildcards.model}"
+    directions = [f"{base}/{m}.safetensors" for m in config["directions"]["methods"]]
+    sae = [f"{base}/sae/sae.safetensors"]
+    return {
+        "cosines": {"directions": directions + sae},
+        "pca": {"directions": directions + sae},
+        "accuracy_by_layer": {
+            "layers": f"{base}/layer_accuracy.csv",
+            "summary": f"{base}/validation/summary.json",
+        },
+        "trajectory": {"summary": f"{base}/trajectory/trajectory_summary.csv"},
+        "sae_selectivity": {
+            "features": f"{base}/sae/features.csv",
+            "metrics": f"{base}/sae/metrics.json",
+        },
+    }[wildcards.dfigure]
+
+
 def rejection_model_dir():
     """The prepared folder of the model that plays the rejection dialogues."""
     return f"results/models/{config['rejection']['model']}"
@@ -201,6 +251,11 @@ def all_targets():
     )
     targets += expand("results/models/{model}", model=config["models"]["prepare"])
     targets.append("results/tasks/check.csv")
+    targets += expand(
+        "results/figures/directions/{model}/{dfigure}.png",
+        model=config["directions"]["models"],
+        dfigure=DIRECTION_FIGURES,
+    )
     targets += expand(
         "results/figures/rejection/{rfigure}.png", rfigure=REJECTION_FIGURES
     )

@@ -115,7 +115,7 @@ rule train_sae:
     params:
         out=subpath(output.metrics, parent=True),
         settings=json.dumps(config["directions"]["sae"]),
-        stimuli=config["directions"]["stimuli"],
+        stimuli=stimuli_root,
     shell:
         "agent-affect train-sae --model {input.model} --directions results/directions/{wildcards.model}"
         " --stimuli {params.stimuli} --out {params.out} --config {params.settings:q} > {log} 2>&1"
@@ -126,6 +126,7 @@ rule rank_sae_features:
         model="results/models/{model}",
         sae=rules.train_sae.output.weights,
         directions=rules.extract_directions.output.directions,
+        stimuli=stimuli_files(),
         code=package_code("directions/sae"),
     output:
         features="results/directions/{model}/sae/features.csv",
@@ -145,7 +146,7 @@ rule rank_sae_features:
         sae=subpath(input.sae, parent=True),
         out=subpath(output.features, parent=True),
         settings=json.dumps(config["directions"]["sae"]),
-        stimuli=config["directions"]["stimuli"],
+        stimuli=stimuli_root,
         skip=config["directions"]["skip_tokens"],
     shell:
         "agent-affect rank-sae-features --model {input.model} --sae {params.sae}"

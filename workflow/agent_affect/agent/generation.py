@@ -69,7 +69,7 @@ def generate_rows(
     d_model = model.config.hidden_size
     vectors = {layer: torch.stack([_row_vector(row, layer, d_model) for row in rows]) for layer in layers}
     generators = [torch.Generator(device=device).manual_seed(row.seed) for row in rows]
-    stops = torch.tensor(sorted(eos_ids(model, tokenizer)), device=device)
+    stops = torch.tensor(sorted(eos_ids(model, tokenizer)), dtype=torch.long, device=device)
     finished = torch.zeros(len(rows), dtype=torch.bool, device=device)
     out = torch.full((len(rows), max_new_tokens), pad, dtype=torch.long, device=device)
     positions_ids = (mask.cumsum(-1) - 1).clamp(min=0)
