@@ -381,6 +381,62 @@ def test_capture_extract_validate_probe_end_to_end(tiny_dir, tmp_path):
     assert (table["cosine"].abs() <= 1 + 1e-6).all()
 
 
+def test_sae_trains_in_sae_lens_format_and_ranks_features(tiny_dir, tmp_path):
+    from types import SimpleNamespace
+
+    from agent_affect.directions.sae import load_sae, pretrained_layer, rank_features, train
+
+    stimuli = write_stimuli(tmp_path / "stimuli")
+    config = {
+        "stimuli": str(stimuli),
+        "val_topics": 1,
+        "test_topics": 1,
+        "skip_tokens": 2,
+        "dtype": "float32",
+    }
+    capture(tiny_dir, tmp_path / "acts", config)
+    extract_all(tmp_path / "acts", tmp_path / "dirs", config)
+    sae_cfg = {
+        "corpus": ["stimuli"],
+        "train_tokens": 1500,
+        "expansion": 2,
+        "k": 4,
+        "epochs": 1,
+        "batch_size": 128,
+    }
+    metrics = train(tiny_dir, tmp_path / "dirs", tmp_path / "dirs" / "sae", sae_cfg, stimuli)
+    layer = DirectionSet.load(tmp_path / "dirs" / "anthropic.safetensors").layer()
+    assert metrics["layer"] == layer and metrics["d_sae"] == 128 and metrics["l0"] <= 4
+    assert 0 < metrics["fvu"] < 2 and metrics["heldout_tokens"] > 0
+    sae = load_sae(tmp_path / "dirs" / "sae" / "sae")  # sae-lens's own on-disk format
+    assert sae.cfg.d_in == 64
+    features = rank_features(
+        tiny_dir,
+        tmp_path / "dirs" / "sae" / "sae",
+        tmp_path / "dirs",
+        tmp_path / "dirs" / "sae",
+        {**sae_cfg, "top_features": 3},
+        stimuli,
+        skip_tokens=2,
+        n_boot=50,
+    )
+    assert features.height == 3 * 3 and set(features["emotion"]) == set(EMOTIONS)
+    candidates = DirectionSet.load(tmp_path / "dirs" / "sae" / "sae.safetensors")
+    assert candidates.method == "sae" and candidates.layers == [layer]
+    top = features.filter(pl.col("rank") == 1).sort("emotion")["feature"].to_list()
+    expected = torch.nn.functional.normalize(sae.W_dec.detach()[top].float(), dim=-1)
+    torch.testing.assert_close(candidates.vectors[layer], expected)
+    hooked = SimpleNamespace(
+        cfg=SimpleNamespace(metadata=SimpleNamespace(hook_name="blocks.12.hook_resid_post"))
+    )
+    assert pretrained_layer(hooked) == 12
+    hooked.cfg.metadata.hook_name = "blocks.12.hook_resid_pre"
+    assert pretrained_layer(hooked) == 11
+    hooked.cfg.metadata.hook_name = "blocks.3.attn.hook_z"
+    with pytest.raises(ValueError, match="only residual-stream SAEs"):
+        pretrained_layer(hooked)
+
+
 def test_probe_input_errors_name_the_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": 1, "text": "ok"}\n{"id": 2}\n')

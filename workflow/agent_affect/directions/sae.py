@@ -15,6 +15,7 @@ import ast
 import hashlib
 import json
 import logging
+import re
 import sysconfig
 import time
 from collections.abc import Iterator, Mapping
@@ -125,7 +126,8 @@ def train(
     cfg = sae_config(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    layer = choose_layer(cfg, directions_dir)
+    pretrained = load_pretrained(cfg["pretrained"]) if cfg["pretrained"] else None
+    layer = pretrained_layer(pretrained) if pretrained is not None else choose_layer(cfg, directions_dir)
     model, tokenizer = load_model(model_dir)
     texts = corpus_texts(cfg, stimuli)
     heldout_budget = int(cfg["train_tokens"] * cfg["heldout_fraction"] / (1 - cfg["heldout_fraction"]))
@@ -141,8 +143,21 @@ def train(
         if counts["train"] >= cfg["train_tokens"] and counts["heldout"] >= heldout_budget:
             break
     started = time.perf_counter()
-    train_acts, _ = read_tokens(model, tokenizer, train_ids, layer)
     heldout_acts, _ = read_tokens(model, tokenizer, heldout_ids, layer)
+    if pretrained is not None:
+        # A released SAE is only checked on our held-out text, then kept in sae-lens's own format.
+        pretrained.save_model(out_dir / "sae")
+        metrics = reconstruction(load_sae(out_dir / "sae"), heldout_acts) | {
+            "layer": layer,
+            "pretrained": cfg["pretrained"],
+            "d_sae": pretrained.cfg.d_sae,
+            "k": getattr(pretrained.cfg, "k", None),
+            "heldout_tokens": len(heldout_acts),
+            "train_tokens": 0,
+        }
+        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        return metrics
+    train_acts, _ = read_tokens(model, tokenizer, train_ids, layer)
     read_s = time.perf_counter() - started
     del model
     d_in = train_acts.shape[1]
@@ -191,6 +206,25 @@ def train(
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def load_pretrained(spec: Mapping[str, str]) -> Any:
+    """A sae-lens release, {release, sae_id}, e.g. gemma-scope-2b-pt-res-canonical and layer_12/width_16k."""
+    from sae_lens import SAE
+
+    return SAE.from_pretrained(release=spec["release"], sae_id=spec["sae_id"], device="cpu")
+
+
+def pretrained_layer(sae: Any) -> int:
+    """The decoder layer a residual-stream SAE reads: TransformerLens's blocks.<L>.hook_resid_post is the
+    output of layer L (our index); hook_resid_pre is the input of L, the output of L - 1."""
+    hook = sae.cfg.metadata.hook_name or ""
+    match = re.fullmatch(r"blocks\.(\d+)\.hook_resid_(post|pre)", hook)
+    if match is None:
+        raise ValueError(
+            f"the SAE reads {hook!r}; only residual-stream SAEs (blocks.<L>.hook_resid_post/pre) fit"
+        )
+    return int(match.group(1)) - (match.group(2) == "pre")
 
 
 def _batches(acts: torch.Tensor, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
