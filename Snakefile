@@ -30,3 +30,10 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# Every successful run records what it was made from (versions, revisions, config hash, commit).
+onsuccess:
+    from agent_affect.provenance import write as write_provenance
+
+    print(f"provenance: {write_provenance(config, workflow.basedir)}")
