@@ -65,7 +65,8 @@ rule plot_sentiment_figure:
     input:
         summary="results/analysis/{source}/summary.json",
         tables=expand("results/analysis/{{source}}/{table}.csv", table=ANALYSIS_TABLES),
-        code=package_code("plots/sentiment", "plots/style"),
+        # the shared style; the figure's own code is the `code` param (one figure reruns alone)
+        style=package_code("plots/style"),
     output:
         figure=report(
             "results/figures/{source}/{figure}.png",
@@ -80,6 +81,9 @@ rule plot_sentiment_figure:
         "../../envs/agent-affect.yaml"
     params:
         analysis=subpath(input.summary, parent=True),
+        code=lambda wildcards: figure_hash(
+            "agent_affect.plots.sentiment", wildcards.figure
+        ),
     shell:
         "agent-affect plot-sentiment {wildcards.figure} --analysis {params.analysis}"
         " --out {output.figure} > {log} 2>&1"

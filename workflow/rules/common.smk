@@ -9,6 +9,9 @@ from snakemake.utils import validate
 # The same notion of a session file as `agent-affect traces` itself.
 from agent_affect.traces.ingest import Source, discover
 
+# One figure's code as a param, so that editing it reruns that figure alone.
+from agent_affect.plots.code import figure_hash
+
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Rules run the `agent-affect` command installed beside this Snakemake, also when its environment

@@ -186,7 +186,8 @@ rule probe_trajectory:
 rule plot_directions_figure:
     input:
         unpack(direction_figure_inputs),
-        code=package_code("plots/directions", "plots/style"),
+        # the shared style; the figure's own code is the `code` param (one figure reruns alone)
+        style=package_code("plots/style"),
     output:
         figure=report(
             "results/figures/directions/{model}/{dfigure}.png",
@@ -199,6 +200,10 @@ rule plot_directions_figure:
         "results/logs/figures/directions/{model}/{dfigure}.log",
     conda:
         "../../envs/agent-affect.yaml"
+    params:
+        code=lambda wildcards: figure_hash(
+            "agent_affect.plots.directions", wildcards.dfigure
+        ),
     shell:
         "agent-affect plot-directions {wildcards.dfigure} --results results/directions/{wildcards.model}"
         " --out {output.figure} > {log} 2>&1"
