@@ -72,9 +72,30 @@ rule validate_directions:
         code=package_code("directions/validate"),
     output:
         summary="results/directions/{model}/validation/summary.json",
+        accuracy=report(
+            "results/directions/{model}/validation/test_accuracy.csv",
+            caption="../report/directions_tables.rst",
+            category="Directions",
+            subcategory="{model}",
+            labels={"model": "{model}", "table": "held-out accuracy"},
+        ),
+        lexical=report(
+            "results/directions/{model}/validation/lexical.csv",
+            caption="../report/directions_tables.rst",
+            category="Directions",
+            subcategory="{model}",
+            labels={"model": "{model}", "table": "lexical and overt-emotion controls"},
+        ),
+        confound=report(
+            "results/directions/{model}/validation/confound.csv",
+            caption="../report/directions_tables.rst",
+            category="Directions",
+            subcategory="{model}",
+            labels={"model": "{model}", "table": "failure-report confound"},
+        ),
         tables=expand(
             "results/directions/{{model}}/validation/{table}.csv",
-            table=("test_accuracy", "lexical", "cosines", "confound", "logit_lens"),
+            table=("cosines", "logit_lens"),
         ),
     log:
         "results/logs/directions/validate_directions/{model}.log",
