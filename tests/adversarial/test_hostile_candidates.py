@@ -501,7 +501,10 @@ def test_closing_or_redirecting_the_harness_fds_is_not_a_pass(
 ) -> None:
     verdict = evaluate(add_task, code, replace(limits, restarts=0))
     _not_pass(verdict)
-    assert verdict.visible_passed == 0
+    # The function's sums are right: whether the first answer gets out before the redirect bites
+    # depends on which fd numbers the runner's channels got (it varies between runs). What must
+    # never happen is that the disrupted run counts as a pass.
+    assert verdict.visible_passed < verdict.visible_total
     assert verdict.status in ("error", "timeout")
 
 
