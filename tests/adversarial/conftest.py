@@ -45,14 +45,43 @@ def add_task() -> Task:
 
 @pytest.fixture
 def leftovers():
-    """A function listing host processes of any sandbox uid, or with a marker in their command line."""
+    """A function listing host processes of a sandbox uid that this test session is answerable for, or
+    with a marker in their command line.
+
+    Other evaluations may run on the same host at the same time (another test session, a workflow):
+    their sandboxes hang below their own evaluator, so a sandbox process counts here only if this
+    process is among its ancestors or it was orphaned (its chain reaches init through sandbox
+    processes alone), and it was not already running when the test began.
+    """
+    before = {pid for pid, _, _ in sandbox_processes()}
 
     def find(marker: str | None = None) -> list[tuple[int, str]]:
         if marker is None:
-            return [(pid, cmd) for pid, _, cmd in sandbox_processes()]
+            return [(pid, cmd) for pid, _, cmd in sandbox_processes() if pid not in before and _ours(pid)]
         return [(pid, "") for pid in processes_with(marker)]
 
     return find
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _ours(pid: int) -> bool:
+    """This process is an ancestor of pid, or pid's ancestry reaches init through sandbox uids alone."""
+    sandbox = {p for p, _, _ in sandbox_processes()}
+    current = _parent(pid)
+    while current is not None and current > 1:
+        if current == os.getpid():
+            return True
+        if current not in sandbox:
+            return False
+        current = _parent(current)
+    return True
 
 
 def sandbox_processes() -> list[tuple[int, int, str]]:
