@@ -211,10 +211,15 @@ def run_task(
                 positions=positions,
             )
         seconds = time.perf_counter() - started
-        projections = read_projections(model, tokenizer, rows, generated, read, positions, cfg["batch_size"])
         responses = [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in generated]
+        # The sandboxed evaluations mostly wait on their processes (a looping candidate holds its
+        # thread up to the wall limit), so they run while the projections are read.
         with ThreadPoolExecutor() as pool:
-            outcomes = list(pool.map(lambda r: evaluate_response(task, r), responses))
+            pending = pool.map(lambda r: evaluate_response(task, r), responses)
+            projections = read_projections(
+                model, tokenizer, rows, generated, read, positions, cfg["batch_size"]
+            )
+            outcomes = list(pending)
         for dialogue, row, tokens, response, outcome, projection in zip(
             active, rows, generated, responses, outcomes, projections, strict=True
         ):
@@ -363,6 +368,7 @@ def run_agent(
     """The whole loop: every task's shard (resuming finished ones), then one attempts table at `out`."""
     from agent_affect.evaluate import load_suite
     from agent_affect.models.loading import load_model
+    from agent_affect.models.prepare import PROVENANCE_FILE
 
     cfg = agent_config(config)
     shards = Path(shards)
@@ -384,9 +390,17 @@ def run_agent(
     unknown = set(cfg["tones"]) - set(feedback["tones"])
     if unknown:
         raise ValueError(f"{cfg['feedback']}: no wording for tones {sorted(unknown)}")
-    fingerprint = hashlib.sha256(
-        json.dumps([cfg, str(model_dir)], sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    # Shards are reused only for the same settings and the same inputs: new directions, feedback
+    # wording, task files or model weights (their provenance) make every task run again.
+    inputs = [Path(directions_dir) / f"{cfg['method']}.safetensors", Path(cfg["feedback"])]
+    inputs += [sae_path] if sae is not None else []
+    inputs += [suite[i].path for i in ids if suite[i].path is not None]
+    inputs += [Path(model_dir) / PROVENANCE_FILE]
+    digest = hashlib.sha256(json.dumps([cfg, str(model_dir)], sort_keys=True, default=str).encode())
+    for path in inputs:
+        for part in (path, path.with_suffix(".json")) if path.suffix == ".safetensors" else (path,):
+            digest.update(part.read_bytes() if part.is_file() else str(part).encode())
+    fingerprint = digest.hexdigest()[:16]
     model = tokenizer = None
     for task_id in tqdm(ids, desc="agent tasks", unit="task"):
         shard = shards / f"{task_id}.{fingerprint}.parquet"
