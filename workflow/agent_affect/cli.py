@@ -259,6 +259,36 @@ def _rejection_probe_input(args: argparse.Namespace) -> None:
     _answer({"lines": write_probe_inputs(pl.read_parquet(args.dialogues), args.out), "out": str(args.out)})
 
 
+def _run_agent(args: argparse.Namespace) -> None:
+    from agent_affect.agent.loop import run_agent
+
+    if args.threads:
+        import torch
+
+        # The rule's threads, so that a loaded machine is not oversubscribed by torch's own default.
+        torch.set_num_threads(args.threads)
+    _answer(
+        run_agent(args.model_dir, args.directions, args.out, args.shards, json.loads(args.config), args.tasks)
+    )
+
+
+def _agent_metrics(args: argparse.Namespace) -> None:
+    from agent_affect.agent.metrics import AttemptsError, summarise
+
+    try:
+        summary = summarise(args.attempts, args.out, json.loads(args.stats), model=args.model)
+    except AttemptsError as error:
+        raise SystemExit(f"agent-affect agent-metrics: {error}") from error
+    keys = ("model", "attempts", "dialogues", "skipped_records", "tasks", "conditions", "generation")
+    _answer({key: summary[key] for key in keys} | {"out": str(args.out)})
+
+
+def _plot_agent(args: argparse.Namespace) -> None:
+    from agent_affect.plots.agent import FIGURES
+
+    FIGURES[args.figure](args.metrics, args.out)
+
+
 def _limits(args: argparse.Namespace):
     from agent_affect.evaluate import Limits
 
@@ -559,6 +589,41 @@ def build_parser() -> argparse.ArgumentParser:
     probe_input.add_argument("--dialogues", type=Path, required=True, help="parquet written by rejection-run")
     probe_input.add_argument("--out", type=Path, required=True, help="JSON lines to write")
     probe_input.set_defaults(func=_rejection_probe_input)
+
+    agent = commands.add_parser(
+        "run-agent", help="the steered retrying coding agent: every condition of an attempt in one batch"
+    )
+    agent.add_argument("--model-dir", type=Path, required=True, help="prepared model folder")
+    agent.add_argument(
+        "--directions", type=Path, required=True, help="results/directions/<model> (<method>, sae/sae)"
+    )
+    agent.add_argument(
+        "--out", type=Path, required=True, help="attempts parquet to write (one row per attempt)"
+    )
+    agent.add_argument(
+        "--shards", type=Path, required=True, help="folder of per-task shards: a rerun resumes from them"
+    )
+    agent.add_argument("--config", default="{}", help="JSON object: agent.run settings (config/README.md)")
+    agent.add_argument("--tasks", type=Path, help="task folder (default: the package's resources/tasks)")
+    agent.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
+    agent.set_defaults(func=_run_agent)
+
+    ametrics = commands.add_parser(
+        "agent-metrics", help="rates with CIs, paired tests, dose-response, projections from run-agent"
+    )
+    ametrics.add_argument(
+        "--attempts", type=Path, required=True, help="attempts parquet written by run-agent"
+    )
+    ametrics.add_argument("--out", type=Path, required=True, help="output folder (CSV tables, summary.json)")
+    ametrics.add_argument("--stats", default="{}", help="JSON object: agent.stats settings")
+    ametrics.add_argument("--model", help="model name for the summary and the figures")
+    ametrics.set_defaults(func=_agent_metrics)
+
+    aplot = commands.add_parser("plot-agent", help="one figure of the agent loop")
+    aplot.add_argument("figure", help="rates, dose_response, projection_trajectory or markers_vs_hack")
+    aplot.add_argument("--metrics", type=Path, required=True, help="folder written by agent-metrics")
+    aplot.add_argument("--out", type=Path, required=True, help="PNG to write")
+    aplot.set_defaults(func=_plot_agent)
 
     evaluate = commands.add_parser(
         "evaluate", help="run a candidate against a task in the sandbox; one JSON verdict on stdout"
