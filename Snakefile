@@ -24,6 +24,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/tasks.smk"
 include: "workflow/rules/rejection.smk"
 include: "workflow/rules/directions.smk"
+include: "workflow/rules/agent.smk"
 
 
 rule all:

@@ -59,6 +59,17 @@ DIRECTION_FIGURES = (
     "pca",
 )
 
+# Tables and figures of the agent stage (agent_affect.agent.metrics.TABLES and
+# agent_affect.plots.agent.FIGURES).
+AGENT_TABLES = (
+    "rates",
+    "paired",
+    "dose_response",
+    "dose_slopes",
+    "projection_by_attempt",
+)
+AGENT_FIGURES = ("rates", "dose_response", "projection_trajectory", "markers_vs_hack")
+
 
 wildcard_constraints:
     # A model name is one folder under results/models/, never a path into one.
@@ -69,6 +80,7 @@ wildcard_constraints:
     # A rejection table to score: the dialogues, or one model's prefill continuations.
     table=r"dialogues|prefill/[^/]+",
     dfigure="|".join(DIRECTION_FIGURES),
+    afigure="|".join(AGENT_FIGURES),
 
 
 # Where the user's own agents keep their sessions; read only when traces.include_user_sessions is on.
@@ -130,6 +142,12 @@ def check_config():
     if rejection["judge"]["backend"] == "transformers":
         named.append(("rejection.judge.model", rejection["judge"]["model"]))
     named += [("directions.models", name) for name in config["directions"]["models"]]
+    named += [("agent.models", name) for name in config["agent"]["models"]]
+    agent_method = config["agent"]["run"]["method"]
+    if agent_method not in config["directions"]["methods"]:
+        raise ValueError(
+            f"config: agent.run.method is {agent_method!r}, which directions.methods does not extract"
+        )
     if config["judge"]["backend"] == "transformers":
         named.append(("judge.model", config["judge"]["model"]))
     if config["baseline"]["method"] == "hf":
@@ -241,6 +259,14 @@ def prefill_settings():
     return json.dumps({k: v for k, v in prefill.items() if k != "models"})
 
 
+def agent_direction_files(wildcards):
+    """The direction files the agent steers with and reads (the SAE's only when SAE conditions run)."""
+    base = f"results/directions/{wildcards.model}"
+    run = config["agent"]["run"]
+    files = [f"{base}/{run['method']}.safetensors"]
+    return files + ([f"{base}/sae/sae.safetensors"] if run["sae_emotions"] else [])
+
+
 def all_targets():
     targets = [
         "results/traces/user_messages.parquet",
@@ -263,4 +289,9 @@ def all_targets():
         "results/figures/rejection/{rfigure}.png", rfigure=REJECTION_FIGURES
     )
     targets.append("results/rejection/summary/claims.csv")
+    targets += expand(
+        "results/figures/agent/{model}/{afigure}.png",
+        model=config["agent"]["models"],
+        afigure=AGENT_FIGURES,
+    )
     return targets
