@@ -147,3 +147,36 @@ def test_a_finished_run_resumes_from_its_shards(first_run, tiny_dir, directions_
             "fingerprint"
         ]
     )
+
+
+def test_feedback_positions_steer_only_while_the_feedback_is_read(tiny_dir, directions_dir, tmp_path) -> None:
+    config = dict(
+        CONFIG,
+        tasks=["gcd"],
+        tones=["harsh"],
+        samples=2,
+        strengths=[2.0],
+        random_control=False,
+        prompt_baseline=False,
+        sae_emotions=[],
+        positions="feedback",
+    )
+    loop.run_agent(tiny_dir, directions_dir, tmp_path / "a.parquet", tmp_path / "shards", config)
+    table = pl.read_parquet(tmp_path / "a.parquet")
+    keys = ["sample", "attempt"]
+    pairs = (
+        table.filter(pl.col("condition") == "desperate+2")
+        .select(*keys, "response", "steered_desperate")
+        .join(table.filter(pl.col("condition") == "baseline").select(*keys, "response"), on=keys)
+        .sort(keys)
+    )
+    first = pairs.filter(pl.col("attempt") == 1)
+    # No feedback turn yet at the first attempt: nothing is steered, the text is the baseline's.
+    assert (first["response"] == first["response_right"]).all()
+    # From the second attempt the model reads a steered feedback turn, and writes something else.
+    second = pairs.filter(pl.col("attempt") == 2)
+    assert (second["response"] != second["response_right"]).any()
+    # Generated tokens are never steered in this mode; read at the steering layer itself, where only
+    # the feedback positions were pushed, the generated tokens' residuals are untouched.
+    reads = table.filter(pl.col("condition") == "desperate+2")
+    assert (reads["steered_desperate"] - reads["unsteered_desperate"]).abs().max() == 0.0
