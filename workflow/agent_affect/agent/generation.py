@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from agent_affect.directions.steer import Positions, steer
-from agent_affect.models.loading import device_of
+from agent_affect.models.loading import _cut_at_eos, _eos_ids, device_of
 
 
 @dataclass(frozen=True)
@@ -28,16 +28,6 @@ class Row:
     seed: int
     vectors: Mapping[int, torch.Tensor] | None = None
     prompt_mask: list[bool] | None = None  # for positions="prompt_mask": which prompt tokens to steer
-
-
-def eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids = set()
-    for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source:
-            ids.update(source)
-    return ids
 
 
 @torch.inference_mode()
@@ -69,7 +59,8 @@ def generate_rows(
     d_model = model.config.hidden_size
     vectors = {layer: torch.stack([_row_vector(row, layer, d_model) for row in rows]) for layer in layers}
     generators = [torch.Generator(device=device).manual_seed(row.seed) for row in rows]
-    stops = torch.tensor(sorted(eos_ids(model, tokenizer)), dtype=torch.long, device=device)
+    eos = _eos_ids(model, tokenizer)
+    stops = torch.tensor(sorted(eos), dtype=torch.long, device=device)
     finished = torch.zeros(len(rows), dtype=torch.bool, device=device)
     out = torch.full((len(rows), max_new_tokens), pad, dtype=torch.long, device=device)
     positions_ids = (mask.cumsum(-1) - 1).clamp(min=0)
@@ -107,16 +98,7 @@ def generate_rows(
                 past_key_values=cache,
                 use_cache=True,
             ).logits[:, -1]
-    results = []
-    stop_set = set(stops.tolist())
-    for row_tokens in out[:, :steps].tolist():
-        cut = []
-        for token in row_tokens:
-            cut.append(token)
-            if token in stop_set:
-                break
-        results.append(cut)
-    return results
+    return [_cut_at_eos(tokens, eos) for tokens in out[:, :steps].tolist()]
 
 
 def _row_vector(row: Row, layer: int, d_model: int) -> torch.Tensor:
