@@ -180,3 +180,35 @@ def test_feedback_positions_steer_only_while_the_feedback_is_read(tiny_dir, dire
     # the feedback positions were pushed, the generated tokens' residuals are untouched.
     reads = table.filter(pl.col("condition") == "desperate+2")
     assert (reads["steered_desperate"] - reads["unsteered_desperate"]).abs().max() == 0.0
+
+
+def test_one_condition_at_a_time_writes_what_the_batched_run_writes(
+    first_run, tiny_dir, directions_dir, tmp_path
+) -> None:
+    """The published harness's order (one condition after another) and ours (every condition of an
+    attempt step in one batch, each row its own vector and seed) give the same text for the same seeds,
+    attempt by attempt, and the same verdicts and reads (float32)."""
+    _, _, batched = first_run
+    loop.run_agent(
+        tiny_dir,
+        directions_dir,
+        tmp_path / "seq.parquet",
+        tmp_path / "shards",
+        dict(CONFIG, batching="condition"),
+    )
+    sequential = pl.read_parquet(tmp_path / "seq.parquet")
+    keys = ["task", "tone", "sample", "condition", "attempt"]
+    assert sequential.select(keys).equals(batched.select(keys))
+    assert (sequential["response"] == batched["response"]).all()
+    assert (sequential["status"] == batched["status"]).all()
+    reads = [c for c in batched.columns if c.startswith(("unsteered_", "steered_"))]
+    for column in reads:
+        assert sequential[column].to_numpy() == pytest.approx(batched[column].to_numpy(), abs=1e-4), column
+
+
+def test_unknown_settings_and_limits_fail_before_the_run() -> None:
+    with pytest.raises(ValueError, match="batching"):
+        loop.agent_config({"batching": "row"})
+    with pytest.raises(ValueError, match="unknown sandbox limits"):
+        loop.agent_config({"limits": {"wall_seconds": 5}})
+    assert loop.agent_config({"limits": {"wall_s": 5}})["limits"] == {"wall_s": 5}

@@ -2,6 +2,8 @@
 # choose the layer on validation topics, check the directions on held-out topics and controls, probe the
 # coding-failure trajectory, and train a sparse autoencoder whose features become a fourth method.
 
+DIRECTIONS_ON_GPU = str(config["directions"].get("device")).startswith("cuda")
+
 
 rule capture_activations:
     input:
@@ -21,8 +23,10 @@ rule capture_activations:
         "../../envs/agent-affect.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=30,
+        # On a GPU (the paper preset) the weights pass through host memory as they load.
+        mem_mb=64000 if DIRECTIONS_ON_GPU else 6000,
+        runtime=240 if DIRECTIONS_ON_GPU else 30,
+        gpu=int(DIRECTIONS_ON_GPU),
     params:
         out=subpath(output.index, parent=True),
         settings=directions_settings(),
@@ -103,6 +107,12 @@ rule validate_directions:
         "results/benchmarks/directions/validate_directions/{model}.tsv"
     conda:
         "../../envs/agent-affect.yaml"
+    threads: 2
+    resources:
+        # On a GPU (the paper preset) the weights pass through host memory as they load.
+        mem_mb=64000 if DIRECTIONS_ON_GPU else 6000,
+        runtime=240 if DIRECTIONS_ON_GPU else 20,
+        gpu=int(DIRECTIONS_ON_GPU),
     params:
         activations=subpath(input.index, parent=True),
         out=subpath(output.summary, parent=True),
@@ -131,8 +141,10 @@ rule train_sae:
         "../../envs/agent-affect.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=30,
+        # On a GPU (the paper preset) the weights pass through host memory as they load.
+        mem_mb=64000 if DIRECTIONS_ON_GPU else 8000,
+        runtime=240 if DIRECTIONS_ON_GPU else 30,
+        gpu=int(DIRECTIONS_ON_GPU),
     params:
         out=subpath(output.metrics, parent=True),
         settings=json.dumps(config["directions"]["sae"]),
@@ -161,8 +173,10 @@ rule rank_sae_features:
         "../../envs/agent-affect.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=20,
+        # On a GPU (the paper preset) the weights pass through host memory as they load.
+        mem_mb=64000 if DIRECTIONS_ON_GPU else 6000,
+        runtime=240 if DIRECTIONS_ON_GPU else 20,
+        gpu=int(DIRECTIONS_ON_GPU),
     params:
         sae=subpath(input.sae, parent=True),
         out=subpath(output.features, parent=True),
@@ -193,8 +207,10 @@ rule probe_trajectory:
         "../../envs/agent-affect.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
-        runtime=20,
+        # On a GPU (the paper preset) the weights pass through host memory as they load.
+        mem_mb=64000 if DIRECTIONS_ON_GPU else 4000,
+        runtime=240 if DIRECTIONS_ON_GPU else 20,
+        gpu=int(DIRECTIONS_ON_GPU),
     params:
         out=subpath(output.summary, parent=True),
         seed=config["directions"]["seed"],

@@ -47,6 +47,12 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "top_p": 0.95,
     "seed": 0,
     "batch_size": 48,  # rows per batched generation
+    # all: every condition of an attempt step in one batch (each row its own vector and seed);
+    # condition: one condition at a time, the published harness's order, kept to check that both
+    # write the same text for the same seeds and to benchmark one against the other.
+    "batching": "all",
+    # Sandbox limits of every evaluation (keys of agent_affect.evaluate.Limits); {} keeps its defaults.
+    "limits": {},
     "method": "anthropic",  # whose directions steer and are read
     "emotions": ["desperate", "calm"],  # steered directions
     "strengths": [-0.1, -0.05, 0.05, 0.1],  # fractions of the layer's mean residual norm
@@ -97,6 +103,11 @@ def agent_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
         merged[key] = value
     if merged["positions"] not in ("all", "generated", "feedback"):
         raise ValueError(f"agent positions must be all, generated or feedback, got {merged['positions']!r}")
+    if merged["batching"] not in ("all", "condition"):
+        raise ValueError(f"agent batching must be all or condition, got {merged['batching']!r}")
+    from agent_affect.evaluate import Limits
+
+    Limits.from_dict(dict(merged["limits"] or {}))  # unknown or invalid limits fail here, not mid-run
     return merged
 
 
@@ -165,8 +176,9 @@ def run_task(
     read: DirectionSet,
 ) -> list[dict[str, Any]]:
     """Every dialogue of one task through all its attempts; one record per attempt."""
-    from agent_affect.evaluate import evaluate_response
+    from agent_affect.evaluate import Limits, evaluate_response
 
+    limits = Limits.from_dict(dict(cfg["limits"] or {}))
     dialogues = []
     for tone in cfg["tones"]:
         for sample in range(cfg["samples"]):
@@ -199,23 +211,32 @@ def run_task(
                 )
             )
         started = time.perf_counter()
-        generated: list[list[int]] = []
-        for start in range(0, len(rows), cfg["batch_size"]):
-            generated += generate_rows(
-                model,
-                tokenizer,
-                rows[start : start + cfg["batch_size"]],
-                max_new_tokens=cfg["max_new_tokens"],
-                temperature=cfg["temperature"],
-                top_p=cfg["top_p"],
-                positions=positions,
-            )
+        if cfg["batching"] == "all":
+            groups = [list(range(len(rows)))]
+        else:
+            names = list(dict.fromkeys(d.condition.name for d in active))
+            groups = [[i for i, d in enumerate(active) if d.condition.name == n] for n in names]
+        generated: list[list[int]] = [[] for _ in rows]
+        for group in groups:
+            for start in range(0, len(group), cfg["batch_size"]):
+                chunk = group[start : start + cfg["batch_size"]]
+                outputs = generate_rows(
+                    model,
+                    tokenizer,
+                    [rows[i] for i in chunk],
+                    max_new_tokens=cfg["max_new_tokens"],
+                    temperature=cfg["temperature"],
+                    top_p=cfg["top_p"],
+                    positions=positions,
+                )
+                for i, tokens in zip(chunk, outputs, strict=True):
+                    generated[i] = tokens
         seconds = time.perf_counter() - started
         responses = [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in generated]
         # The sandboxed evaluations mostly wait on their processes (a looping candidate holds its
         # thread up to the wall limit), so they run while the projections are read.
         with ThreadPoolExecutor() as pool:
-            pending = pool.map(lambda r: evaluate_response(task, r), responses)
+            pending = pool.map(lambda r: evaluate_response(task, r, limits), responses)
             projections = read_projections(
                 model, tokenizer, rows, generated, read, positions, cfg["batch_size"]
             )

@@ -131,7 +131,14 @@ def validate(
     if model_dir is not None:
         from agent_affect.models.loading import load_model
 
-        model, tokenizer = load_model(model_dir, device="cpu", dtype="float32")
+        # The logit lens reads the unembedding in float32 on the CPU unless a device is configured
+        # (a 7B-30B model of the paper preset does not fit in host memory at float32).
+        on_device = cfg["device"] is not None and cfg["device"] != "cpu"
+        model, tokenizer = load_model(
+            model_dir,
+            device=cfg["device"] if on_device else "cpu",
+            dtype=cfg["dtype"] if on_device else "float32",
+        )
     summary: dict[str, Any] = {"chance": 1 / len(emotions), "n_emotions": len(emotions), "methods": {}}
     for method, directions in sets.items():
         layer = directions.layer()
