@@ -7,9 +7,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import torch
 
 from agent_affect.cli import main
+from agent_affect.directions.store import DirectionSet
 from agent_affect.models import export_tokenizer, parse_spec, prepare_model
+from agent_affect.rejection.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,7 +33,22 @@ def _run(capsys, *argv: str) -> dict:
 
 def test_every_verb_end_to_end(tiny_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)  # the default resource paths are relative to the repository
-    run = {"questions_per_kind": 1, "turns": 4, "max_new_tokens": 4, "tones": ["neutral"], "controls": ["ok"]}
+    directions = tmp_path / "directions"
+    vectors = torch.nn.functional.normalize(
+        torch.randn(2, 64, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
+    DirectionSet("anthropic", ("calm", "frustrated"), {1: vectors}, {1: torch.zeros(64)}, {1: 10.0}, 1).save(
+        directions / "anthropic"
+    )
+    calm = {"strengths": [0.5], "conditions": ["neutral"]}
+    run = {
+        "questions_per_kind": 1,
+        "turns": 4,
+        "max_new_tokens": 4,
+        "tones": ["neutral"],
+        "controls": ["ok"],
+        "calm_steering": calm,
+    }
     judge = json.dumps({"batch_size": 16, "dtype": "float32"})
     out = _run(
         capsys,
@@ -43,8 +61,29 @@ def test_every_verb_end_to_end(tiny_dir, tmp_path, capsys, monkeypatch):
         str(tmp_path / "dialogues.parquet"),
         "--probe-input",
         str(tmp_path / "probe.jsonl"),
+        "--directions",
+        str(directions),
     )
-    assert out["rows"] == 3 * 2 * 4 and out["dialogues"] == 6 and out["probe_input_lines"] == 24
+    # Three questions: two conditions, and the calm and random arms on neutral; four turns each.
+    assert out["rows"] == 3 * 4 * 4 and out["dialogues"] == 12 and out["probe_input_lines"] == 48
+    assert out["arms"] == ["baseline", "calm+0.5", "random[calm]+0.5"]
+    out = _run(
+        capsys,
+        "rejection-internal",
+        "--dialogues",
+        str(tmp_path / "dialogues.parquet"),
+        "--model-dir",
+        str(tiny_dir),
+        "--directions",
+        str(directions),
+        "--config",
+        json.dumps({"dtype": "float32"}),
+        "--threads",
+        "1",
+        "--out",
+        str(tmp_path / "internal.parquet"),
+    )
+    assert out["rows"] == 48 and out["emotions"] == ["frustrated", "calm"] and out["layer"] == 1
     out = _run(
         capsys,
         "rejection-prefill",
@@ -105,13 +144,17 @@ def test_every_verb_end_to_end(tiny_dir, tmp_path, capsys, monkeypatch):
         str(calibration),
         "--stats",
         json.dumps({"n_boot": 200}),
+        "--internal",
+        str(tmp_path / "internal.parquet"),
         "--out",
         str(tmp_path / "summary"),
     )
-    assert out["judge_calibrated"] is False and out["answers"] == 24 and out["prefill_rows"] == 24
+    assert out["judge_calibrated"] is False and out["answers"] == 48 and out["prefill_rows"] == 24
     by_turn = pl.read_csv(tmp_path / "summary" / "by_turn.csv")
-    assert by_turn.height == 2 * 4 and (by_turn["n"] == 3).all()
-    for figure in ("score_by_turn", "high_rate_by_turn", "prefill", "calibration"):
+    assert by_turn.height == 4 * 4 and (by_turn["n"] == 3).all()
+    effects = pl.read_csv(tmp_path / "summary" / "arm_effects.csv")
+    assert set(effects["arm"]) == {"calm+0.5", "random[calm]+0.5"} and (effects["n_pairs"] == 3).all()
+    for figure in FIGURES:
         folder = tmp_path / ("calibration" if figure == "calibration" else "summary")
         main(
             [
@@ -134,5 +177,5 @@ def test_every_verb_end_to_end(tiny_dir, tmp_path, capsys, monkeypatch):
         "--out",
         str(tmp_path / "probe2.jsonl"),
     )
-    assert out["lines"] == 24
+    assert out["lines"] == 48
     assert (tmp_path / "probe2.jsonl").read_text() == (tmp_path / "probe.jsonl").read_text()

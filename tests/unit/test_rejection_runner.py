@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
 import pytest
 import torch
 
+from agent_affect.agent.generation import _pick
+from agent_affect.directions.store import DirectionSet
 from agent_affect.models import export_tokenizer, load_model, parse_spec, prepare_model
 from agent_affect.rejection.dialogues import build_conditions, render
-from agent_affect.rejection.generation import RowSampler, generate_rows
+from agent_affect.rejection.generation import generate_rows
 from agent_affect.rejection.resources import load_follow_ups, load_prefills, load_questions, select_questions
 from agent_affect.rejection.runner import (
+    BASELINE,
     DIALOGUE_COLUMNS,
     PREFILL_COLUMNS,
+    Arm,
+    calm_arms,
     probe_inputs,
     run_dialogues,
     run_prefill,
@@ -159,49 +163,92 @@ def test_greedy_generation_takes_the_models_argmax(tiny):
         assert completion.text == tokenizer.decode([expected], skip_special_tokens=True).strip()
 
 
-def test_row_sampler_draws_from_the_distribution():
+def test_row_sampling_draws_from_the_distribution():
     logits = torch.log(torch.tensor([[0.1, 0.6, 0.3]]))
-    sampler = RowSampler([5], temperature=1.0)
-    draws = [int(sampler(None, logits).argmax()) for _ in range(6000)]
+    generator = [torch.Generator().manual_seed(5)]
+    draws = [int(_pick(logits, generator, 1.0, 1.0)) for _ in range(6000)]
     shares = [draws.count(token) / len(draws) for token in range(3)]
     assert shares == pytest.approx([0.1, 0.6, 0.3], abs=0.03)
-    nucleus = RowSampler([5], temperature=1.0, top_p=0.5)
-    assert {int(nucleus(None, logits).argmax()) for _ in range(200)} == {1}
-    out = sampler(None, logits)
-    assert torch.isinf(out).sum() == 2 and out.max() == 0
+    assert {int(_pick(logits, generator, 1.0, 0.5)) for _ in range(200)} == {1}
 
 
-def test_steer_hook_is_held_around_every_generation_call(tiny, inputs):
+@pytest.fixture(scope="module")
+def calm_directions(tmp_path_factory):
+    """Unit directions (calm, frustrated) at layer 1 of the tiny model, steering unit 10."""
+    root = tmp_path_factory.mktemp("directions")
+    vectors = torch.nn.functional.normalize(
+        torch.randn(2, 64, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
+    DirectionSet("anthropic", ("calm", "frustrated"), {1: vectors}, {1: torch.zeros(64)}, {1: 10.0}, 1).save(
+        root / "anthropic"
+    )
+    return root
+
+
+def _calm(strengths, **overrides):
+    return {
+        "method": "anthropic",
+        "emotion": "calm",
+        "strengths": strengths,
+        "positions": "all",
+        "conditions": ["neutral"],
+        "random_control": True,
+    } | overrides
+
+
+def test_calm_arms_steer_with_the_calm_direction_and_an_equal_norm_random_one(calm_directions):
+    arms = calm_arms(_calm([0.5]), calm_directions, seed=0)
+    assert [arm.name for arm in arms] == ["baseline", "calm+0.5", "random[calm]+0.5"]
+    calm, random = arms[1].vectors[1], arms[2].vectors[1]
+    expected = DirectionSet.load(calm_directions / "anthropic.safetensors").direction("calm") * 0.5 * 10.0
+    assert torch.equal(calm, expected)
+    assert float(random.norm()) == pytest.approx(float(calm.norm()), rel=1e-5)
+    assert abs(float(torch.nn.functional.cosine_similarity(calm, random, dim=0))) < 0.5
+    assert arms[1].conditions == ("neutral",) and calm_arms(_calm([]), None, 0) == [BASELINE]
+    with pytest.raises(ValueError, match="directions folder"):
+        calm_arms(_calm([0.1]), None, 0)
+
+
+def test_calm_arm_rows_differ_from_the_baseline_with_matched_seeds(tiny, inputs, calm_directions):
     model, tokenizer = tiny
     questions, conditions, texts = inputs
-    events = []
-    shift = torch.zeros(64)
-    shift[0] = 50.0
-
-    @contextmanager
-    def steer():
-        def hook(module, args, output):
-            return output + shift.to(output.dtype)
-
-        handle = model.model.norm.register_forward_hook(hook)
-        events.append("enter")
-        try:
-            yield
-        finally:
-            handle.remove()
-            events.append("exit")
-
-    common = dict(turns=2, max_new_tokens=5, temperature=0.0, batch_size=64, progress=False)
+    common = dict(turns=2, max_new_tokens=6, temperature=1.0, seed=3, batch_size=64, progress=False)
     plain = run_dialogues(model, tokenizer, questions[:1], conditions, texts, **common)
-    steered = run_dialogues(
-        model, tokenizer, questions[:1], conditions, texts, steer=steer, arm="calm", **common
+    arms = calm_arms(_calm([0.0, 5.0]), calm_directions, seed=0)
+    table = run_dialogues(model, tokenizer, questions[:1], conditions, texts, arms=arms, **common)
+    base = table.filter(pl.col("arm") == "baseline")
+    # Adding arms to the batch leaves the baseline's text alone (each row its own stream).
+    assert base.drop("arm").equals(plain.drop("arm"))
+    assert table["id"].n_unique() == table.height
+    neutral = base.filter(pl.col("condition") == "neutral").sort("turn")
+    for arm in ("calm+0", "random[calm]+0", "calm+5", "random[calm]+5"):
+        rows = table.filter(pl.col("arm") == arm).sort("turn")
+        assert set(rows["condition"]) == {"neutral"} and rows["dialogue_id"][0].startswith(f"{arm}/")
+        assert rows["seed"].to_list() == neutral["seed"].to_list()  # matched seeds
+        same = rows["response"].to_list() == neutral["response"].to_list()
+        assert same if arm.endswith("+0") else not same, arm  # zero strength is the baseline exactly
+
+
+def test_a_steered_arm_changes_only_its_own_rows(tiny, inputs):
+    model, tokenizer = tiny
+    questions, conditions, texts = inputs
+    push = {0: torch.full((64,), 3.0)}
+    common = dict(turns=1, max_new_tokens=5, temperature=0.0, batch_size=64, progress=False)
+    table = run_dialogues(
+        model,
+        tokenizer,
+        questions[:1],
+        conditions,
+        texts,
+        arms=[BASELINE, Arm("push", push, ("harsh",))],
+        **common,
     )
-    assert events == ["enter", "exit"] * 2  # one batch per turn
-    assert not model.model.norm._forward_hooks  # nothing stays registered
-    assert set(steered["arm"]) == {"calm"} and steered["id"].to_list() == plain["id"].to_list()
-    assert steered["response"].to_list() != plain["response"].to_list()
-    again = run_dialogues(model, tokenizer, questions[:1], conditions, texts, **common)
-    assert again["response"].to_list() == plain["response"].to_list()
+    assert table.filter(pl.col("arm") == "push")["condition"].to_list() == ["harsh"]
+    pushed = table.filter(pl.col("arm") == "push")["response"][0]
+    harsh = table.filter((pl.col("arm") == "baseline") & (pl.col("condition") == "harsh"))["response"][0]
+    assert pushed != harsh
+    with pytest.raises(ValueError, match="unique"):
+        run_dialogues(model, tokenizer, questions[:1], conditions, texts, arms=[BASELINE, BASELINE], **common)
 
 
 def test_prefill_continues_each_start_after_the_rejections(tiny, dialogues):

@@ -176,12 +176,22 @@ def _answer(result: object) -> None:
 def _rejection_run(args: argparse.Namespace) -> None:
     from agent_affect.rejection.runner import run_rejection, write_probe_inputs
 
-    summary = run_rejection(json.loads(args.config), args.model_dir, args.out)
+    summary = run_rejection(json.loads(args.config), args.model_dir, args.out, args.directions)
     if args.probe_input is not None:
         import polars as pl
 
         summary["probe_input_lines"] = write_probe_inputs(pl.read_parquet(args.out), args.probe_input)
     _answer(summary)
+
+
+def _rejection_internal(args: argparse.Namespace) -> None:
+    from agent_affect.rejection.internal import run_internal
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    _answer(run_internal(json.loads(args.config), args.dialogues, args.model_dir, args.directions, args.out))
 
 
 def _rejection_prefill(args: argparse.Namespace) -> None:
@@ -242,7 +252,17 @@ def _calibrate_frustration(args: argparse.Namespace) -> None:
 def _rejection_stats(args: argparse.Namespace) -> None:
     from agent_affect.rejection.summary import summarise
 
-    _answer(summarise(args.dialogues, args.prefill, args.calibration, args.out, json.loads(args.stats)))
+    _answer(
+        summarise(
+            args.dialogues,
+            args.prefill,
+            args.calibration,
+            args.out,
+            json.loads(args.stats),
+            internal_path=args.internal,
+            primary=args.primary,
+        )
+    )
 
 
 def _plot_rejection(args: argparse.Namespace) -> None:
@@ -526,7 +546,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="parquet to write (one row per assistant turn)")
     run.add_argument("--config", default="{}", help="JSON object: rejection.run settings (config/README.md)")
     run.add_argument("--probe-input", type=Path, help='also write {"id", "messages"} JSON lines for probe')
+    run.add_argument("--directions", type=Path, help="the model's directions folder (the calm-steering arm)")
     run.set_defaults(func=_rejection_run)
+
+    internal = commands.add_parser(
+        "rejection-internal", help="project every dialogue answer, in context, onto emotion directions"
+    )
+    internal.add_argument("--dialogues", type=Path, required=True, help="parquet written by rejection-run")
+    internal.add_argument("--model-dir", type=Path, required=True, help="prepared model folder")
+    internal.add_argument("--directions", type=Path, required=True, help="the model's directions folder")
+    internal.add_argument("--out", type=Path, required=True, help="parquet to write (one row per answer)")
+    internal.add_argument("--config", default="{}", help="JSON object: rejection.internal settings")
+    internal.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    internal.set_defaults(func=_rejection_internal)
 
     prefill = commands.add_parser(
         "rejection-prefill", help="continue prefilled assistant turns after rejections"
@@ -572,10 +604,14 @@ def build_parser() -> argparse.ArgumentParser:
     rstats.add_argument("--calibration", type=Path, required=True, help="calibration.json of the judge")
     rstats.add_argument("--out", type=Path, required=True, help="output folder (CSV tables, summary.json)")
     rstats.add_argument("--stats", default="{}", help="JSON object: rejection.stats settings")
+    rstats.add_argument("--internal", type=Path, help="parquet written by rejection-internal")
+    rstats.add_argument(
+        "--primary", default="frustrated", help="the direction set against the judge in the claims"
+    )
     rstats.set_defaults(func=_rejection_stats)
 
     rplot = commands.add_parser("plot-rejection", help="one figure of the rejection evaluation")
-    rplot.add_argument("figure", help="score_by_turn, high_rate_by_turn, calibration or prefill")
+    rplot.add_argument("figure", help="a key of agent_affect.rejection.figures.FIGURES")
     rplot.add_argument(
         "--summary", type=Path, required=True, help="rejection-stats folder (calibration: its own)"
     )

@@ -46,9 +46,23 @@ REJECTION_TABLES = (
     "by_kind",
     "differences",
     "prefill",
+    "internal_by_turn",
+    "internal_expressed",
+    "divergence",
+    "arm_effects",
+    "internal_answers",
     "claims",
 )
-REJECTION_FIGURES = ("score_by_turn", "high_rate_by_turn", "calibration", "prefill")
+REJECTION_FIGURES = (
+    "score_by_turn",
+    "high_rate_by_turn",
+    "calibration",
+    "prefill",
+    "internal_by_turn",
+    "internal_vs_expressed",
+    "internal_scatter",
+    "calm_arm",
+)
 
 # Figures of the directions stage (agent_affect.plots.directions.FIGURES).
 DIRECTION_FIGURES = (
@@ -143,6 +157,17 @@ def check_config():
         named.append(("rejection.judge.model", rejection["judge"]["model"]))
     named += [("directions.models", name) for name in config["directions"]["models"]]
     named += [("agent.models", name) for name in config["agent"]["models"]]
+    for key, method in (
+        ("rejection.internal.method", rejection["internal"]["method"]),
+        (
+            "rejection.run.calm_steering.method",
+            rejection["run"]["calm_steering"]["method"],
+        ),
+    ):
+        if method not in config["directions"]["methods"]:
+            raise ValueError(
+                f"config: {key} is {method!r}, which directions.methods does not extract"
+            )
     agent_method = config["agent"]["run"]["method"]
     if agent_method not in config["directions"]["methods"]:
         raise ValueError(
@@ -235,6 +260,23 @@ def direction_figure_inputs(wildcards):
 def rejection_model_dir():
     """The prepared folder of the model that plays the rejection dialogues."""
     return f"results/models/{config['rejection']['model']}"
+
+
+def rejection_calm_directions():
+    """The direction set the calm-steering arm steers with (none when it has no strengths)."""
+    calm = config["rejection"]["run"]["calm_steering"]
+    model = config["rejection"]["model"]
+    return (
+        [f"results/directions/{model}/{calm['method']}.safetensors"]
+        if calm["strengths"]
+        else []
+    )
+
+
+def rejection_internal_directions():
+    """The direction set every dialogue answer is projected onto."""
+    method = config["rejection"]["internal"]["method"]
+    return f"results/directions/{config['rejection']['model']}/{method}.safetensors"
 
 
 def frustration_judge_model():

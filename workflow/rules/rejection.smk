@@ -1,5 +1,24 @@
-# Repeated rejection: dialogues that reject every answer (tones and controls), prefill continuations,
-# the frustration judge with its calibration against hand labels, per-turn statistics and figures.
+# Repeated rejection: dialogues that reject every answer (tones and controls, and calm-steered arms),
+# prefill continuations, the frustration judge with its calibration against hand labels, every answer
+# read inside the model (projections onto emotion directions), per-turn statistics and figures.
+
+# The modules behind each kind of rule, so that editing a figure or a statistic does not rerun the
+# dialogues or the judge.
+REJECTION_GENERATION_CODE = (
+    "rejection/runner",
+    "rejection/dialogues",
+    "rejection/generation",
+    "rejection/resources",
+    "rejection/config",
+    "agent/generation",
+    "models/loading",
+)
+REJECTION_JUDGE_CODE = (
+    "rejection/score",
+    "rejection/config",
+    "rejection/resources",
+    "judge",
+)
 
 
 rule run_rejection_dialogues:
@@ -7,7 +26,13 @@ rule run_rejection_dialogues:
         model=rejection_model_dir(),
         questions=config["rejection"]["run"]["questions"],
         follow_ups=config["rejection"]["run"]["follow_ups"],
-        code=package_code("rejection", "models/loading"),
+        directions=rejection_calm_directions(),
+        code=package_code(
+            *REJECTION_GENERATION_CODE,
+            "agent/loop",
+            "directions/steer",
+            "directions/store",
+        ),
     output:
         dialogues="results/rejection/dialogues.parquet",
         # Every answer in context, as the input lines of `agent-affect probe`.
@@ -25,9 +50,50 @@ rule run_rejection_dialogues:
         gpu=int(str(config["rejection"]["run"]["device"]).startswith("cuda")),
     params:
         settings=json.dumps(config["rejection"]["run"]),
+        directions=lambda wildcards, input: (
+            f"--directions {Path(input.directions[0]).parent}"
+            if input.directions
+            else ""
+        ),
     shell:
         "agent-affect rejection-run --model-dir {input.model} --config {params.settings:q}"
-        " --out {output.dialogues} --probe-input {output.probe_input} > {log} 2>&1"
+        " {params.directions} --out {output.dialogues} --probe-input {output.probe_input}"
+        " > {log} 2>&1"
+
+
+rule probe_rejection:
+    input:
+        dialogues=rules.run_rejection_dialogues.output.dialogues,
+        model=rejection_model_dir(),
+        directions=rejection_internal_directions(),
+        code=package_code(
+            "rejection/internal",
+            "rejection/config",
+            "rejection/dialogues",
+            "rejection/generation",
+            "directions/activations",
+            "directions/store",
+        ),
+    output:
+        # One row per answer: keys, answer_tokens, internal_<emotion> per direction.
+        internal="results/rejection/internal.parquet",
+    log:
+        "results/logs/rejection/probe_rejection.log",
+    benchmark:
+        "results/benchmarks/rejection/probe_rejection.tsv"
+    conda:
+        "../../envs/agent-affect.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        gpu=int(str(config["rejection"]["internal"]["device"]).startswith("cuda")),
+    params:
+        settings=json.dumps(config["rejection"]["internal"]),
+        directions=lambda wildcards, input: Path(input.directions).parent,
+    shell:
+        "agent-affect rejection-internal --dialogues {input.dialogues} --model-dir {input.model}"
+        " --directions {params.directions} --config {params.settings:q} --threads {threads}"
+        " --out {output.internal} > {log} 2>&1"
 
 
 rule run_rejection_prefill:
@@ -35,7 +101,7 @@ rule run_rejection_prefill:
         dialogues=rules.run_rejection_dialogues.output.dialogues,
         model="results/models/{model}",
         starts=config["rejection"]["prefill"]["starts"],
-        code=package_code("rejection", "models/loading"),
+        code=package_code(*REJECTION_GENERATION_CODE),
     output:
         prefill="results/rejection/prefill/{model}.parquet",
     log:
@@ -61,7 +127,7 @@ rule score_frustration:
         model=frustration_judge_model(),
         prompt=config["rejection"]["judge"]["prompt"],
         schema=config["rejection"]["judge"]["schema"],
-        code=package_code("rejection", "judge"),
+        code=package_code(*REJECTION_JUDGE_CODE),
     output:
         scored="results/rejection/scored/{table}.parquet",
     log:
@@ -97,7 +163,7 @@ rule calibrate_frustration_judge:
         model=frustration_judge_model(),
         prompt=config["rejection"]["judge"]["prompt"],
         schema=config["rejection"]["judge"]["schema"],
-        code=package_code("rejection", "judge"),
+        code=package_code(*REJECTION_JUDGE_CODE),
     output:
         calibration=report(
             "results/rejection/calibration/calibration.json",
@@ -138,7 +204,13 @@ rule summarise_rejection:
             model=config["rejection"]["prefill"]["models"],
         ),
         calibration=rules.calibrate_frustration_judge.output.calibration,
-        code=package_code("rejection", "analysis/stats"),
+        internal=rules.probe_rejection.output.internal,
+        code=package_code(
+            *REJECTION_JUDGE_CODE,
+            "rejection/summary",
+            "rejection/stats",
+            "analysis/stats",
+        ),
     output:
         tables=expand(
             "results/rejection/summary/{table}.csv",
@@ -157,17 +229,21 @@ rule summarise_rejection:
         "../../envs/agent-affect.yaml"
     params:
         stats=json.dumps(config["rejection"]["stats"]),
+        primary=config["rejection"]["internal"]["primary"],
         out=subpath(output.summary, parent=True),
     shell:
         "agent-affect rejection-stats --dialogues {input.dialogues} --prefill {input.prefill}"
-        " --calibration {input.calibration} --stats {params.stats:q} --out {params.out} > {log} 2>&1"
+        " --calibration {input.calibration} --internal {input.internal}"
+        " --primary {params.primary} --stats {params.stats:q} --out {params.out} > {log} 2>&1"
 
 
 rule plot_rejection_figure:
     input:
         summary=rules.summarise_rejection.output.summary,
         calibration=rules.calibrate_frustration_judge.output.calibration,
-        code=package_code("rejection/figures", "plots/style"),
+        # the shared style and the summary's helpers; the figure's own code is the `code` param
+        # (editing one figure reruns it alone)
+        style=package_code("plots/style"),
     output:
         figure=report(
             "results/figures/rejection/{rfigure}.png",
@@ -184,6 +260,9 @@ rule plot_rejection_figure:
             Path(input.calibration).parent
             if wildcards.rfigure == "calibration"
             else Path(input.summary).parent
+        ),
+        code=lambda wildcards: figure_hash(
+            "agent_affect.rejection.figures", wildcards.rfigure
         ),
     shell:
         "agent-affect plot-rejection {wildcards.rfigure} --summary {params.summary}"

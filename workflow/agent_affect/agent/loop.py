@@ -17,8 +17,9 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +30,9 @@ import yaml
 from tqdm.auto import tqdm
 
 from agent_affect.agent.generation import Row, generate_rows
-from agent_affect.directions.activations import capture_residuals, encode, forward_until
+from agent_affect.directions.activations import encode, project_means, read_answer_means
 from agent_affect.directions.steer import random_direction, steer, steering_vector
 from agent_affect.directions.store import DirectionSet
-from agent_affect.models.loading import device_of
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +313,6 @@ def _render(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> str:
     return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=False)
 
 
-@torch.inference_mode()
 def read_projections(
     model: Any,
     tokenizer: Any,
@@ -327,54 +326,37 @@ def read_projections(
     over the generated tokens, read without steering (`unsteered_<emotion>`) and with the row's
     steering on (`steered_<emotion>`), kept apart."""
     layer = directions.layer()
-    unit = directions.vectors[layer]
-    center = directions.centers[layer]
-    device = device_of(model)
-    out: list[dict[str, float]] = [{} for _ in rows]
-    for start in range(0, len(rows), batch_size):
-        chunk = list(range(start, min(start + batch_size, len(rows))))
-        sequences = [rows[i].prompt + generated[i] for i in chunk]
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        read = torch.zeros((len(chunk), width), dtype=torch.bool)
-        prompt_mask = torch.zeros((len(chunk), width), dtype=torch.bool)
-        for j, i in enumerate(chunk):
-            sequence = sequences[j]
-            ids[j, width - len(sequence) :] = torch.tensor(sequence)
-            mask[j, width - len(sequence) :] = 1
-            read[j, width - len(generated[i]) :] = len(generated[i]) > 0
-            if rows[i].prompt_mask is not None:
-                prompt_mask[j, width - len(sequence) : width - len(generated[i])] = torch.tensor(
-                    rows[i].prompt_mask
-                )
-        ids, mask = ids.to(device), mask.to(device)
-        d_model = unit.shape[1]
+    d_model = directions.vectors[layer].shape[1]
+    sequences = [row.prompt + tokens for row, tokens in zip(rows, generated, strict=True)]
+    lengths = [len(tokens) for tokens in generated]
+
+    @contextmanager
+    def steered(chunk: Sequence[int], read: torch.Tensor) -> Iterator[None]:
         layers = sorted({k for i in chunk for k in (rows[i].vectors or {})})
         vectors = {
             k: torch.stack([(rows[i].vectors or {}).get(k, torch.zeros(d_model)).float() for i in chunk])
             for k in layers
         }
-        for label, hooks in (("unsteered", {}), ("steered", vectors)):
-            # Reading a whole sequence at once, "generated" steering means the generated positions.
-            mode = "prompt_mask" if positions in ("prompt_mask", "generated") else "all"
-            steer_mask = read if positions == "generated" else prompt_mask
-            with (
-                capture_residuals(model, [layer]) as captured,
-                steer(
-                    model, hooks, positions=mode, prompt_mask=steer_mask if mode == "prompt_mask" else None
-                ),
-            ):
-                forward_until(model, ids, mask)
-            hidden = captured[layer].float().cpu()
-            weights = read.unsqueeze(-1).float()
-            means = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-            projections = (means - center) @ unit.T
+        # Reading a whole sequence at once, "generated" steering means the generated positions.
+        mode = "prompt_mask" if positions in ("prompt_mask", "generated") else "all"
+        steer_mask = read
+        if positions == "prompt_mask":
+            steer_mask = torch.zeros_like(read)
+            width = read.shape[1]
             for j, i in enumerate(chunk):
-                for e, emotion in enumerate(directions.emotions):
-                    out[i][f"{label}_{emotion}"] = (
-                        float(projections[j, e]) if len(generated[i]) else float("nan")
-                    )
+                if rows[i].prompt_mask is not None:
+                    end = width - lengths[i]
+                    steer_mask[j, end - len(rows[i].prompt) : end] = torch.tensor(rows[i].prompt_mask)
+        with steer(model, vectors, positions=mode, prompt_mask=steer_mask if mode == "prompt_mask" else None):
+            yield
+
+    out: list[dict[str, float]] = [{} for _ in rows]
+    for label, hooks in (("unsteered", None), ("steered", steered)):
+        means, _ = read_answer_means(model, tokenizer, sequences, lengths, layer, batch_size, hooks)
+        projections = project_means(means, directions, layer)
+        for i in range(len(rows)):
+            for e, emotion in enumerate(directions.emotions):
+                out[i][f"{label}_{emotion}"] = float(projections[i, e])
     return out
 
 

@@ -10,8 +10,8 @@ dominate every mean.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,3 +224,68 @@ def read_means_naive(
             # hidden_states[0] is the embedding output; layer i's output is hidden_states[i + 1]
             means[index, column] = output.hidden_states[layer + 1][0, first:].float().mean(0).cpu()
     return means
+
+
+# A context manager around one batch's forward pass: given the batch's row indices (into the caller's
+# sequences) and its [batch, width] mask of answer positions, it may add hooks (steering) for that pass.
+BatchHooks = Callable[[Sequence[int], torch.Tensor], AbstractContextManager[Any]]
+
+
+def read_answer_means(
+    model: Any,
+    tokenizer: Any,
+    sequences: Sequence[Sequence[int]],
+    answer_lengths: Sequence[int],
+    layer: int,
+    batch_size: int = 16,
+    hooks: BatchHooks | None = None,
+    progress: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean residual after `layer` over each sequence's last `answer_lengths[i]` tokens: the answer the
+    model wrote, read in its context (the prompt and earlier turns), not at the header of a new turn.
+
+    One forward pass per batch of `batch_size` sequences, in input order, left-padded with mask-derived
+    positions, so a read does not depend on its batch. Returns ``(means [N, d] float32, n_read [N])``;
+    a sequence with no answer tokens gets NaNs. Position 0 is never read.
+    """
+    if len(sequences) != len(answer_lengths):
+        raise ValueError(f"{len(sequences)} sequences but {len(answer_lengths)} answer lengths")
+    device = device_of(model)
+    means = torch.full((len(sequences), model.config.hidden_size), float("nan"))
+    n_read = torch.zeros(len(sequences), dtype=torch.long)
+    batches = [
+        list(range(s, min(s + batch_size, len(sequences)))) for s in range(0, len(sequences), batch_size)
+    ]
+    for chunk in tqdm(batches, desc="reading answers", unit="batch", disable=not progress):
+        width = max(len(sequences[i]) for i in chunk)
+        ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        read = torch.zeros((len(chunk), width), dtype=torch.bool)
+        for j, i in enumerate(chunk):
+            length, answer = len(sequences[i]), min(answer_lengths[i], len(sequences[i]) - 1)
+            if length == 0:
+                raise ValueError(f"sequence {i} is empty")
+            ids[j, width - length :] = torch.tensor(list(sequences[i]))
+            mask[j, width - length :] = 1
+            if answer > 0:
+                read[j, width - answer :] = True
+        with (
+            hooks(chunk, read) if hooks is not None else nullcontext(),
+            capture_residuals(model, [layer]) as captured,
+        ):
+            forward_until(model, ids.to(device), mask.to(device))
+        hidden = captured[layer].float().cpu()
+        weights = read.unsqueeze(-1).float()
+        counts = read.sum(1)
+        chunk_means = (hidden * weights).sum(1) / counts.clamp(min=1)[:, None]
+        chunk_means[counts == 0] = float("nan")
+        means[chunk] = chunk_means
+        n_read[chunk] = counts
+    return means, n_read
+
+
+def project_means(means: torch.Tensor, directions: Any, layer: int | None = None) -> torch.Tensor:
+    """Projections [N, n_emotions] of mean residuals onto a DirectionSet's unit directions at `layer`
+    (its chosen layer when None), after subtracting the set's center; NaN rows stay NaN."""
+    layer = directions.layer(layer)
+    return (means - directions.centers[layer]) @ directions.vectors[layer].T

@@ -31,7 +31,30 @@ RUN_DEFAULTS: dict[str, Any] = {
     "system_prompt": None,
     "device": None,
     "dtype": None,
+    # The mitigation arm: the same dialogues steered along the calm direction (and an equal-norm
+    # random direction); no strengths, no arm.
+    "calm_steering": {
+        "method": "anthropic",
+        "emotion": "calm",
+        "strengths": [],  # fractions of the layer's steering unit
+        "positions": "all",  # all | generated
+        "conditions": ["neutral"],
+        "random_control": True,
+    },
 }
+
+# How the answers are read inside the model (rejection-internal): projections of the residual stream
+# at the directions' chosen layer, averaged over each answer's tokens in context.
+INTERNAL_DEFAULTS: dict[str, Any] = {
+    "method": "anthropic",  # anthropic | mean_diff | probe
+    # Directions read; None: the negative ones the set holds (NEGATIVE_EMOTIONS) and calm.
+    "emotions": None,
+    "primary": "frustrated",  # the direction set against the judge's score in the figures and claims
+    "batch_size": 16,
+    "device": None,
+    "dtype": None,
+}
+NEGATIVE_EMOTIONS = ("frustrated", "desperate", "stressed", "angry")
 
 # How prefilled turns are continued (rejection-prefill).
 PREFILL_DEFAULTS: dict[str, Any] = {
@@ -99,6 +122,14 @@ def _sampling(config: Mapping[str, Any], where: str) -> None:
 def run_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The dialogue settings with defaults filled in; bad values are refused with the key's name."""
     merged = _merge(RUN_DEFAULTS, config, "rejection.run")
+    calm = _merge(RUN_DEFAULTS["calm_steering"], merged["calm_steering"], "rejection.run.calm_steering")
+    if calm["positions"] not in ("all", "generated"):
+        raise ValueError(
+            f"rejection.run.calm_steering.positions must be all or generated, got {calm['positions']!r}"
+        )
+    if not all(isinstance(s, int | float) and not isinstance(s, bool) for s in calm["strengths"]):
+        raise ValueError(f"rejection.run.calm_steering.strengths must be numbers, got {calm['strengths']!r}")
+    merged["calm_steering"] = calm
     _positive_ints(merged, ("turns", "samples", "max_new_tokens", "batch_size"), "rejection.run")
     _sampling(merged, "rejection.run")
     if merged["samples"] > 1 and merged["temperature"] == 0:
@@ -111,6 +142,30 @@ def run_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
             f"rejection.run.questions_per_kind must be null or an integer >= 1, got {per_kind!r}"
         )
     return merged
+
+
+def internal_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The internal-read settings with defaults filled in."""
+    merged = _merge(INTERNAL_DEFAULTS, config, "rejection.internal")
+    _positive_ints(merged, ("batch_size",), "rejection.internal")
+    if merged["method"] not in ("anthropic", "mean_diff", "probe"):
+        raise ValueError(
+            f"rejection.internal.method must be anthropic, mean_diff or probe, got {merged['method']!r}"
+        )
+    return merged
+
+
+def internal_emotions(config: Mapping[str, Any], available: tuple[str, ...]) -> list[str]:
+    """The directions to read: the configured ones (each must exist), or the negative ones present and
+    calm; the primary one is always among them."""
+    wanted = config["emotions"] or [e for e in (*NEGATIVE_EMOTIONS, "calm") if e in available]
+    missing = [e for e in [*wanted, config["primary"]] if e not in available]
+    if missing:
+        raise ValueError(
+            f"rejection.internal names direction(s) {missing} the {config['method']} set lacks; it holds "
+            f"{list(available)}"
+        )
+    return list(dict.fromkeys([*wanted, config["primary"]]))
 
 
 def prefill_config(config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -197,9 +197,251 @@ def plot_prefill(summary_dir: Path | str, calibration_path: Path | str, out: Pat
     style.save(fig, out)
 
 
+def _read_internal(summary_dir: Path, name: str) -> tuple[pl.DataFrame, str]:
+    """An internal table of the summary, and the primary direction's column (``internal_<emotion>``)."""
+    import json
+
+    primary = json.loads((summary_dir / "summary.json").read_text()).get("internal_primary")
+    path = summary_dir / f"{name}.csv"
+    table = pl.read_csv(path) if path.stat().st_size > 1 else pl.DataFrame()
+    return table, primary or ""
+
+
+def _no_data(ax: Any, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} in this run (rejection-stats without --internal)", ha="center", va="center")
+    ax.set_axis_off()
+
+
+def _series_label(condition: str, arm: str, n: list[int]) -> str:
+    n_text = f"n={min(n)}" if min(n) == max(n) else f"n={min(n)}-{max(n)}"
+    where = condition if arm == "baseline" else f"{condition}, {arm}"
+    return f"{where} ({n_text}/turn)"
+
+
+def _series(table: pl.DataFrame) -> list[tuple[str, str, int, int]]:
+    """(condition, arm, colour index, line-style index) for every line a by-turn figure draws."""
+    conditions = table["condition"].unique(maintain_order=True).to_list()
+    arms = table["arm"].unique(maintain_order=True).to_list()
+    return [(c, a, ci, ai) for ci, c in enumerate(conditions) for ai, a in enumerate(arms)]
+
+
+def plot_internal_by_turn(summary_dir: Path | str, calibration_path: Path | str, out: Path | str) -> None:
+    """Mean projection of the answers onto each emotion direction by turn, per condition and arm, with
+    bootstrap CIs as error bars."""
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    summary_dir = Path(summary_dir)
+    table, _ = _read_internal(summary_dir, "internal_by_turn")
+    calibration = read_calibration(calibration_path)
+    measures = table["measure"].unique(maintain_order=True).to_list() if not table.is_empty() else [""]
+    columns = min(len(measures), 3)
+    rows_ = -(-len(measures) // columns)
+    fig, axes = plt.subplots(rows_, columns, figsize=(4.2 * columns + 2.6, 3.3 * rows_), squeeze=False)
+    handles: dict[str, Any] = {}
+    for ax, measure in zip(axes.flat, measures, strict=False):
+        if table.is_empty():
+            _no_data(ax, "internal reads")
+            continue
+        cells = table.filter(pl.col("measure") == measure)
+        for condition, arm, c_index, a_index in _series(cells):
+            rows = cells.filter((pl.col("condition") == condition) & (pl.col("arm") == arm)).sort("turn")
+            if rows.is_empty():
+                continue
+            mean = rows["mean"].to_numpy()
+            line = ax.errorbar(
+                rows["turn"].to_numpy() + 0.06 * (c_index - 2),
+                mean,
+                yerr=[mean - rows["low"].to_numpy(), rows["high"].to_numpy() - mean],
+                fmt=ARM_STYLES[a_index % len(ARM_STYLES)],
+                marker="o",
+                ms=3,
+                lw=1.2,
+                capsize=2,
+                color=style.PALETTE[c_index % len(style.PALETTE)],
+            )
+            handles.setdefault(_series_label(condition, arm, rows["n"].to_list()), line)
+        ax.set_title(measure.removeprefix("internal_"))
+        ax.set_xlabel("assistant turn")
+        ax.set_ylabel("projection (residual units)")
+        ax.set_xticks(sorted(cells["turn"].unique().to_list()))
+    for ax in axes.flat[len(measures) :]:
+        ax.set_axis_off()
+    if handles:
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            fontsize=8,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.0, 0.95),
+        )
+    confidence = round(100 * calibration.get("confidence", 0.95))
+    fig.suptitle(f"internal emotion projection of each answer, by turn (mean, {confidence}% CI)")
+    style.save(fig, out)
+
+
+def plot_internal_vs_expressed(
+    summary_dir: Path | str, calibration_path: Path | str, out: Path | str
+) -> None:
+    """Internal (projection) and expressed (judge score) by turn on one scale (z-scores over all
+    answers), per condition, and their difference with CIs."""
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    summary_dir = Path(summary_dir)
+    table, primary = _read_internal(summary_dir, "divergence")
+    calibration = read_calibration(calibration_path)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.2), sharex=True)
+    if table.is_empty():
+        _no_data(left, "internal reads")
+        right.set_axis_off()
+    else:
+        emotion = primary.removeprefix("internal_")
+        for condition, arm, c_index, a_index in _series(table):
+            rows = table.filter((pl.col("condition") == condition) & (pl.col("arm") == arm)).sort("turn")
+            if rows.is_empty():
+                continue
+            colour = style.PALETTE[c_index % len(style.PALETTE)]
+            turns = rows["turn"].to_numpy()
+            label = _series_label(condition, arm, rows["n"].to_list())
+            left.plot(turns, rows["z_internal"].to_numpy(), "-", color=colour, marker="o", ms=3, label=label)
+            left.plot(turns, rows["z_expressed"].to_numpy(), ":", color=colour, marker="s", ms=3)
+            gap = rows["z_divergence"].to_numpy()
+            right.errorbar(
+                turns + 0.06 * (c_index - 2),
+                gap,
+                yerr=[gap - rows["z_divergence_low"].to_numpy(), rows["z_divergence_high"].to_numpy() - gap],
+                fmt=ARM_STYLES[a_index % len(ARM_STYLES)],
+                marker="o",
+                ms=3,
+                capsize=2,
+                color=colour,
+                label=label,
+            )
+        left.plot([], [], "-", color="#555555", marker="o", ms=3, label=f"internal ({emotion} projection)")
+        left.plot([], [], ":", color="#555555", marker="s", ms=3, label="expressed (judge score)")
+        right.axhline(0, color="#999999", lw=0.8)
+        left.set_ylabel("z-score over all answers (SD units)")
+        right.set_ylabel("internal minus expressed (SD units)")
+        left.set_title(f"internal {emotion} (solid) and expressed (dotted)")
+        right.set_title("divergence, mean with CI")
+        for ax in (left, right):
+            ax.set_xlabel("assistant turn")
+            ax.set_xticks(sorted(table["turn"].unique().to_list()))
+        right.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        left.legend(
+            left.get_legend_handles_labels()[0][-2:],
+            left.get_legend_handles_labels()[1][-2:],
+            fontsize=8,
+            frameon=False,
+            loc="best",
+        )
+    fig.suptitle("internal against expressed frustration, by turn")
+    _footer(fig, calibration)
+    style.save(fig, out)
+
+
+def plot_internal_scatter(summary_dir: Path | str, calibration_path: Path | str, out: Path | str) -> None:
+    """Every answer's judge score (jittered) against its projection onto the primary direction, coloured
+    by condition, with Spearman's rho, its cluster-bootstrap CI and n in the title."""
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    summary_dir = Path(summary_dir)
+    answers, primary = _read_internal(summary_dir, "internal_answers")
+    correlation, _ = _read_internal(summary_dir, "internal_expressed")
+    calibration = read_calibration(calibration_path)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    if answers.is_empty():
+        _no_data(ax, "internal reads")
+    else:
+        emotion = primary.removeprefix("internal_")
+        ok = answers.filter(pl.col("frustration_score").is_not_null() & pl.col(primary).is_not_nan())
+        rng = np.random.default_rng(0)  # jitter only separates equal scores; fixed so the PNG is stable
+        groups = ok.select("condition", "arm").unique(maintain_order=True).iter_rows()
+        for index, (condition, arm) in enumerate(groups):
+            rows = ok.filter((pl.col("condition") == condition) & (pl.col("arm") == arm))
+            where = condition if arm == "baseline" else f"{condition}, {arm}"
+            ax.scatter(
+                rows[primary].to_numpy(),
+                rows["frustration_score"].to_numpy() + rng.uniform(-0.25, 0.25, rows.height),
+                s=10,
+                alpha=0.6,
+                color=style.PALETTE[index % len(style.PALETTE)],
+                marker="os^vD<>"[index // len(style.PALETTE) % 7],
+                label=f"{where} (n={rows.height})",
+            )
+        overall = correlation.filter((pl.col("arm") == "all") & (pl.col("measure") == primary)).row(
+            0, named=True
+        )
+        confidence = round(100 * calibration.get("confidence", 0.95))
+        ax.set_title(
+            f"expressed against internal {emotion}: Spearman rho = {overall['rho']:.2f} "
+            f"[{overall['low']:.2f}, {overall['high']:.2f}] ({confidence}% CI), n = {overall['n']} answers "
+            f"in {overall['n_dialogues']} dialogues",
+            fontsize=9,
+        )
+        ax.set_xlabel(f"internal {emotion} projection, mean over the answer's tokens (residual units)")
+        ax.set_ylabel("judge frustration score (0-10, jittered)")
+        ax.set_ylim(-0.7, 10.7)
+        ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _footer(fig, calibration)
+    style.save(fig, out)
+
+
+def plot_calm_arm(summary_dir: Path | str, calibration_path: Path | str, out: Path | str) -> None:
+    """Each steered arm minus the baseline on the same dialogues (paired, all turns): the judge's score
+    and the primary projection, with bootstrap CIs and the number of pairs."""
+    import matplotlib.pyplot as plt
+
+    style.setup()
+    summary_dir = Path(summary_dir)
+    path = summary_dir / "arm_effects.csv"
+    effects = pl.read_csv(path) if path.stat().st_size > 1 else pl.DataFrame()
+    _, primary = _read_internal(summary_dir, "internal_by_turn")
+    calibration = read_calibration(calibration_path)
+    measures = [m for m in ("frustration_score", primary) if m]
+    fig, axes = plt.subplots(1, len(measures), figsize=(5.2 * len(measures), 4), squeeze=False)
+    if effects.is_empty():
+        _no_data(axes[0, 0], "steered arms")
+    for ax, measure in zip(axes[0], measures, strict=True):
+        rows = effects.filter(pl.col("measure") == measure) if not effects.is_empty() else effects
+        if rows.is_empty():
+            ax.set_axis_off()
+            continue
+        labels = [
+            f"{a}\n{c}\n(n={n} pairs)" for a, c, n in rows.select("arm", "condition", "n_pairs").iter_rows()
+        ]
+        diff = rows["diff"].to_numpy()
+        ax.bar(
+            range(rows.height),
+            diff,
+            yerr=[diff - rows["low"].to_numpy(), rows["high"].to_numpy() - diff],
+            capsize=4,
+            color=[style.PALETTE[0] if not a.startswith("random") else "#999999" for a in rows["arm"]],
+        )
+        ax.axhline(0, color="#555555", lw=0.8)
+        ax.set_xticks(range(rows.height), labels, fontsize=8)
+        if measure == "frustration_score":
+            ax.set_ylabel("judge score difference (0-10 scale)")
+            ax.set_title("expressed frustration")
+        else:
+            ax.set_ylabel("projection difference (residual units)")
+            ax.set_title(f"internal {measure.removeprefix('internal_')}")
+    confidence = round(100 * calibration.get("confidence", 0.95))
+    fig.suptitle(f"steered arm minus baseline, same dialogues and seeds (mean over turns, {confidence}% CI)")
+    _footer(fig, calibration)
+    style.save(fig, out)
+
+
 FIGURES: dict[str, Callable[[Path | str, Path | str, Path | str], None]] = {
     "score_by_turn": plot_score_by_turn,
     "high_rate_by_turn": plot_high_rate_by_turn,
     "calibration": plot_calibration,
     "prefill": plot_prefill,
+    "internal_by_turn": plot_internal_by_turn,
+    "internal_vs_expressed": plot_internal_vs_expressed,
+    "internal_scatter": plot_internal_scatter,
+    "calm_arm": plot_calm_arm,
 }

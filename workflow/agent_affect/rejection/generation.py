@@ -1,31 +1,29 @@
-"""Batched generation with one random stream per row, and a hook for steering.
+"""Generation for the rejection stage: prompt texts in, cut texts out, through the agent's generator.
 
-`models.generate` seeds a whole batch, so a row's sample depends on what else shares its batch. Here
-every row draws from its own `torch.Generator`, seeded by the caller: the same question, sample and
-turn get the same seed in every condition, so conditions are compared on common random numbers and a
-row's text does not depend on the batch it ran in (exactly so in float32; bf16 padding can round a
-near-tie differently). Sampling happens in a logits processor that leaves only the drawn token
-finite, and `generate` then decodes greedily.
-
-`steer`, when given, is called once per batch and its context manager is held around the model's
-`generate` call: the place where a steering hook (the calm arm) is registered and removed.
+`agent.generation.generate_rows` (one stream per row, one steering vector per row and layer) does the
+sampling, so both stages draw their tokens the same way: the same question, sample and turn get the
+same seed in every condition and arm, so conditions are compared on common random numbers, and a row's
+text does not depend on the batch it ran in (exactly so in float32; bf16 padding can round a near-tie
+differently). Here prompts are encoded, each row's tokens are cut at the first EOS and at stop strings,
+and decoded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from tqdm.auto import tqdm
-from transformers import LogitsProcessor, LogitsProcessorList
 
-from agent_affect.models import device_of
+from agent_affect.agent.generation import Row
+from agent_affect.agent.generation import generate_rows as generate_tokens
+from agent_affect.directions.steer import Positions
 from agent_affect.models.loading import _eos_ids
 
-SteerFactory = Callable[[], AbstractContextManager[Any]]
+# Per layer, the vector added to a row's residual stream (None: the row is not steered).
+Vectors = Mapping[int, torch.Tensor] | None
 
 
 @dataclass(frozen=True)
@@ -35,40 +33,6 @@ class Completion:
     text: str
     tokens: int
     finished: bool
-
-
-class RowSampler(LogitsProcessor):
-    """Draws each row's next token from softmax(logits / temperature) with that row's own generator."""
-
-    def __init__(self, seeds: Sequence[int], temperature: float, top_p: float = 1.0) -> None:
-        if temperature <= 0 or not 0 < top_p <= 1:
-            raise ValueError(f"need temperature > 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
-        self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
-        self.temperature, self.top_p = temperature, top_p
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if scores.shape[0] != len(self.generators):
-            raise RuntimeError(f"batch of {scores.shape[0]} rows for {len(self.generators)} seeds")
-        probs = torch.softmax(scores.float() / self.temperature, dim=-1).cpu()
-        if self.top_p < 1:
-            probs = _nucleus(probs, self.top_p)
-        # Inverse-CDF sampling: one uniform per row and step (torch.multinomial costs ~10 ms a row on a
-        # 49k vocabulary here), and rows of two conditions that share a seed draw the same uniforms.
-        cumulative = probs.double().cumsum(dim=-1)
-        uniforms = torch.stack([torch.rand(1, generator=gen, dtype=torch.float64) for gen in self.generators])
-        chosen = torch.searchsorted(cumulative, uniforms * cumulative[:, -1:], right=True).squeeze(1)
-        chosen = chosen.clamp(max=probs.shape[-1] - 1)
-        out = torch.full_like(scores, float("-inf"))
-        out[torch.arange(scores.shape[0], device=scores.device), chosen.to(scores.device)] = 0.0
-        return out
-
-
-def _nucleus(probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    ordered, index = probs.sort(dim=-1, descending=True)
-    # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-    drop = ordered.cumsum(dim=-1) - ordered >= top_p
-    ordered[drop] = 0.0
-    return torch.zeros_like(probs).scatter(-1, index, ordered)
 
 
 def encode_prompt(tokenizer: Any, text: str) -> list[int]:
@@ -90,56 +54,50 @@ def generate_rows(
     top_p: float = 1.0,
     batch_size: int = 64,
     stop_strings: Sequence[str] = (),
-    steer: SteerFactory | None = None,
+    vectors: Sequence[Vectors] | None = None,
+    positions: Positions = "all",
     progress: bool = False,
 ) -> list[Completion]:
     """One completion per prompt text, in input order, batched in input order (left-padded).
 
-    Greedy at ``temperature == 0`` (seeds unused); otherwise row ``i`` samples with ``seeds[i]``. Each
-    text is cut before the first of `stop_strings` it contains.
+    Greedy at ``temperature == 0`` (seeds unused); otherwise row ``i`` samples with ``seeds[i]``. Row
+    ``i`` is steered by ``vectors[i]`` (at `positions`) when given. Each text is cut before the first of
+    `stop_strings` it contains.
     """
-    if len(seeds) != len(prompts):
-        raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+    vectors = list(vectors) if vectors is not None else [None] * len(prompts)
+    if not len(seeds) == len(vectors) == len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds and {len(vectors)} vectors")
     if batch_size < 1 or max_new_tokens < 1 or temperature < 0:
         raise ValueError(
             f"need batch_size >= 1, max_new_tokens >= 1, temperature >= 0; got {batch_size}, "
             f"{max_new_tokens}, {temperature}"
         )
-    device = device_of(model)
     eos = _eos_ids(model, tokenizer)
-    encoded = [encode_prompt(tokenizer, text) for text in prompts]
+    rows = [
+        Row(encode_prompt(tokenizer, text), int(seed), vector)
+        for text, seed, vector in zip(prompts, seeds, vectors, strict=True)
+    ]
     completions: list[Completion] = []
-    starts = range(0, len(encoded), batch_size)
+    starts = range(0, len(rows), batch_size)
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress):
-        rows = encoded[start : start + batch_size]
-        inputs = tokenizer.pad(
-            {"input_ids": rows}, padding=True, padding_side="left", return_tensors="pt"
-        ).to(device)
-        processors = LogitsProcessorList()
-        if temperature > 0:
-            processors.append(RowSampler(seeds[start : start + batch_size], temperature, top_p))
-        with steer() if steer is not None else nullcontext(), torch.inference_mode():
-            output = model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=sorted(eos),
-                logits_processor=processors,
-            )
-        for tokens in output[:, inputs["input_ids"].shape[1] :].tolist():
-            completions.append(_completion(tokenizer, tokens, eos, stop_strings))
+        generated = generate_tokens(
+            model,
+            tokenizer,
+            rows[start : start + batch_size],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            positions=positions,
+        )
+        completions += [_completion(tokenizer, tokens, eos, stop_strings) for tokens in generated]
     return completions
 
 
 def _completion(tokenizer: Any, tokens: list[int], eos: set[int], stop_strings: Sequence[str]) -> Completion:
-    end = next((i for i, token in enumerate(tokens) if token in eos), None)
-    kept = tokens if end is None else tokens[:end]
+    # The generator keeps the EOS it stopped at; it is not part of the answer.
+    finished = bool(tokens) and tokens[-1] in eos
+    kept = tokens[:-1] if finished else tokens
     text = tokenizer.decode(kept, skip_special_tokens=True)
-    finished = end is not None
     for stop in stop_strings:
         if stop in text:
             text, finished = text[: text.index(stop)], True

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from agent_affect.rejection.dialogues import (
     row_seed,
     turn_messages,
 )
-from agent_affect.rejection.generation import SteerFactory, generate_rows
+from agent_affect.rejection.generation import Vectors, generate_rows
 from agent_affect.rejection.resources import (
     FollowUps,
     Question,
@@ -87,6 +88,22 @@ PREFILL_SCHEMA = {
 PREFILL_COLUMNS = tuple(PREFILL_SCHEMA)
 
 
+@dataclass(frozen=True)
+class Arm:
+    """An intervention on the dialogues: its name, its steering vector per layer (None: none), and the
+    conditions it plays (None: all). The baseline arm is unsteered and plays every condition."""
+
+    name: str
+    vectors: Vectors = None
+    conditions: tuple[str, ...] | None = None
+
+    def plays(self, condition: Condition) -> bool:
+        return self.conditions is None or condition.name in self.conditions
+
+
+BASELINE = Arm("baseline")
+
+
 def run_dialogues(
     model: Any,
     tokenizer: Any,
@@ -103,30 +120,35 @@ def run_dialogues(
     batch_size: int = 64,
     system_prompt: str | None = None,
     chat: bool | None = None,
-    steer: SteerFactory | None = None,
-    arm: str = "baseline",
+    arms: Sequence[Arm] = (BASELINE,),
+    positions: str = "all",
     model_name: str = "",
     progress: bool = True,
 ) -> pl.DataFrame:
-    """Every dialogue played for `turns` answers; one row per answer (see `DIALOGUE_SCHEMA`).
+    """Every dialogue of every arm played for `turns` answers; one row per answer (see `DIALOGUE_SCHEMA`).
 
-    `steer` is a context-manager factory held around every generation call (see `generate_rows`), and
-    `arm` names the rows it produced, so a steered run and a plain one can share a table.
+    Each arm plays its conditions with its own steering vectors (added at `positions`: all, or only
+    the generated tokens), in the same batches and with the same seeds as the baseline; the dialogues
+    of an arm other than the baseline are named ``<arm>/<condition>:<question>:<sample>``.
     """
     if turns < 1 or samples < 1:
         raise ValueError(f"need turns >= 1 and samples >= 1, got {turns}, {samples}")
-    # Conditions of one (question, sample) are adjacent, and a batch holds whole groups of them.
+    if len({arm.name for arm in arms}) != len(arms):
+        raise ValueError(f"arm names must be unique, got {[arm.name for arm in arms]}")
+    # The arms and conditions of one (question, sample) are adjacent, and a batch holds whole groups.
     slots = [
-        (index, question, sample, condition)
+        (index, question, sample, condition, arm)
         for index, question in enumerate(questions)
         for sample in range(samples)
+        for arm in arms
         for condition in conditions
+        if arm.plays(condition)
     ]
-    group = max(len(conditions), 1)
+    group = max(sum(arm.plays(condition) for arm in arms for condition in conditions), 1)
     rows_per_batch = max(batch_size // group, 1) * group
     if batch_size < group:
         log.warning(
-            "batch_size %d < %d conditions: batches of %d keep each question's conditions together",
+            "batch_size %d < %d dialogues per question: batches of %d keep each question's together",
             batch_size,
             group,
             rows_per_batch,
@@ -137,9 +159,9 @@ def run_dialogues(
     for turn in range(1, turns + 1):
         histories = [
             turn_messages(condition, question, index, answers[i], follow_ups, system_prompt)
-            for i, (index, question, _, condition) in enumerate(slots)
+            for i, (index, question, _, condition, _) in enumerate(slots)
         ]
-        seeds = [row_seed(seed, question.id, sample, turn) for _, question, sample, _ in slots]
+        seeds = [row_seed(seed, question.id, sample, turn) for _, question, sample, _, _ in slots]
         completions = generate_rows(
             model,
             tokenizer,
@@ -150,17 +172,20 @@ def run_dialogues(
             top_p=top_p,
             batch_size=rows_per_batch,
             stop_strings=_stops(tokenizer, chat),
-            steer=steer,
+            vectors=[arm.vectors for *_, arm in slots],
+            positions=positions,
         )
-        for i, ((_, question, sample, condition), history, completion) in enumerate(
+        for i, ((_, question, sample, condition, arm), history, completion) in enumerate(
             zip(slots, histories, completions, strict=True)
         ):
             answers[i].append(completion.text)
             dialogue = dialogue_id(condition, question, sample)
+            if arm.name != BASELINE.name:
+                dialogue = f"{arm.name}/{dialogue}"
             rows.append(
                 {
                     "id": f"{dialogue}:{turn}",
-                    "arm": arm,
+                    "arm": arm.name,
                     "dialogue_id": dialogue,
                     "condition": condition.name,
                     "condition_kind": condition.kind,
@@ -305,10 +330,40 @@ def _model_name(model_dir: Path | str) -> str:
         return Path(model_dir).resolve().name
 
 
+def calm_arms(calm: Mapping[str, Any], directions_dir: Path | str | None, seed: int) -> list[Arm]:
+    """The baseline and, per strength of ``rejection.run.calm_steering``, the arm steered along the
+    emotion's direction at the directions' chosen layer and (with ``random_control``) the arm steered
+    along a seeded random direction of the same norm (the agent stage's `Steering`)."""
+    if not calm["strengths"]:
+        return [BASELINE]
+    if directions_dir is None:
+        raise ValueError("rejection.run.calm_steering has strengths: pass the model's directions folder")
+    from agent_affect.agent.loop import Condition as SteerCondition
+    from agent_affect.agent.loop import Steering
+    from agent_affect.directions.store import DirectionSet
+
+    directions = DirectionSet.load(Path(directions_dir) / f"{calm['method']}.safetensors")
+    steering = Steering(directions, None, None, seed)
+    only = tuple(calm["conditions"])
+    arms = [BASELINE]
+    for strength in calm["strengths"]:
+        emotion = calm["emotion"]
+        name = f"{emotion}{strength:+g}"
+        arms.append(Arm(name, steering.vectors(SteerCondition(name, "direction", emotion, strength)), only))
+        if calm["random_control"]:
+            name = f"random[{emotion}]{strength:+g}"
+            arms.append(Arm(name, steering.vectors(SteerCondition(name, "random", emotion, strength)), only))
+    return arms
+
+
 def run_rejection(
-    config: Mapping[str, Any] | None, model_dir: Path | str, out_path: Path | str
+    config: Mapping[str, Any] | None,
+    model_dir: Path | str,
+    out_path: Path | str,
+    directions_dir: Path | str | None = None,
 ) -> dict[str, Any]:
-    """Load the model and the resources the ``rejection.run`` config names, play the dialogues, write them."""
+    """Load the model and the resources the ``rejection.run`` config names, play the dialogues (and the
+    calm-steering arms, with the directions in `directions_dir`), write them."""
     from agent_affect.models import load_model
     from agent_affect.traces.tables import write_parquet
 
@@ -316,6 +371,13 @@ def run_rejection(
     questions = select_questions(load_questions(config["questions"]), config["questions_per_kind"])
     follow_ups = load_follow_ups(config["follow_ups"])
     conditions = build_conditions(config["tones"], config["controls"], config["placeholder_tone"])
+    unknown = set(config["calm_steering"]["conditions"]) - {c.name for c in conditions}
+    if unknown:
+        raise ValueError(
+            f"rejection.run.calm_steering.conditions names {sorted(unknown)}, not among the conditions "
+            f"{[c.name for c in conditions]}"
+        )
+    arms = calm_arms(config["calm_steering"], directions_dir, config["seed"])
     model, tokenizer = load_model(model_dir, device=config["device"], dtype=config["dtype"])
     started = time.monotonic()
     table = run_dialogues(
@@ -332,6 +394,8 @@ def run_rejection(
         seed=config["seed"],
         batch_size=config["batch_size"],
         system_prompt=config["system_prompt"],
+        arms=arms,
+        positions=config["calm_steering"]["positions"],
         model_name=_model_name(model_dir),
     )
     seconds = time.monotonic() - started
@@ -341,6 +405,7 @@ def run_rejection(
         "rows": table.height,
         "dialogues": table["dialogue_id"].n_unique(),
         "conditions": [condition.name for condition in conditions],
+        "arms": [arm.name for arm in arms],
         "questions": [question.id for question in questions],
         "turns": config["turns"],
         "generated_tokens": tokens,

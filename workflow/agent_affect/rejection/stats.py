@@ -298,3 +298,226 @@ def _kappa_interval(
     alpha = 1 - confidence
     low, high = np.quantile(kappa, [alpha / 2, 1 - alpha / 2])
     return float(low), float(high)
+
+
+def _mean_interval(
+    values: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int, key: str, confidence: float
+) -> dict[str, Any]:
+    """n, the mean and its percentile interval, resampling whole clusters (each answer its own cluster
+    when no cluster holds two)."""
+    n = int(values.size)
+    if n == 0:
+        return {"n": 0, "n_dialogues": 0, "mean": math.nan, "low": math.nan, "high": math.nan}
+    low, high = _cluster_interval(values, clusters, n_boot, seed, key, confidence)
+    return {
+        "n": n,
+        "n_dialogues": int(np.unique(clusters).size),
+        "mean": float(values.mean()),
+        "low": low,
+        "high": high,
+    }
+
+
+def internal_cells(
+    table: pl.DataFrame,
+    columns: Sequence[str],
+    keys: Sequence[str] = TURN_KEYS,
+    cluster: str = "dialogue_id",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Long table: per combination of `keys` and per column (``internal_<emotion>``, or any number), n,
+    the mean with its bootstrap interval (whole dialogues resampled). NaNs (empty answers) are left out."""
+    rows = []
+    for values, group in _in_appearance_order(table, keys).group_by(list(keys), maintain_order=True):
+        for column in columns:
+            ok = group.filter(pl.col(column).is_not_null() & pl.col(column).is_not_nan())
+            key = "/".join(map(str, (*values, column)))
+            rows.append(
+                dict(zip(keys, values, strict=True))
+                | {"measure": column}
+                | _mean_interval(
+                    ok[column].to_numpy().astype(float), ok[cluster].to_numpy(), n_boot, seed, key, confidence
+                )
+            )
+    return pl.DataFrame(rows)
+
+
+def spearman_interval(
+    x: np.ndarray,
+    y: np.ndarray,
+    clusters: np.ndarray,
+    n_boot: int = 2000,
+    seed: int = 0,
+    key: str = "spearman",
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """Spearman's rho of x and y with a percentile interval that resamples whole clusters (dialogues:
+    the answers of one dialogue are not independent), and n (pairs) and the clusters' count."""
+    n = int(x.size)
+    out: dict[str, Any] = {"n": n, "n_dialogues": int(np.unique(clusters).size) if n else 0}
+    rho = _spearman(x, y)
+    if not np.isfinite(rho):
+        return out | {"rho": math.nan, "low": math.nan, "high": math.nan}
+    _, inverse = np.unique(clusters, return_inverse=True)
+    members = [np.flatnonzero(inverse == c) for c in range(inverse.max() + 1)]
+    draws = rng_for(seed, key).integers(0, len(members), size=(n_boot, len(members)))
+    rhos = []
+    for draw in draws:
+        index = np.concatenate([members[c] for c in draw])
+        a, b = rankdata(x[index]), rankdata(y[index])
+        a, b = a - a.mean(), b - b.mean()
+        denominator = math.sqrt((a * a).sum() * (b * b).sum())
+        if denominator > 0:
+            rhos.append((a * b).sum() / denominator)
+    alpha = 1 - confidence
+    low, high = np.quantile(rhos, [alpha / 2, 1 - alpha / 2]) if rhos else (math.nan, math.nan)
+    return out | {"rho": rho, "low": float(low), "high": float(high)}
+
+
+def internal_expressed(
+    table: pl.DataFrame,
+    columns: Sequence[str],
+    expressed: str = "frustration_score",
+    keys: Sequence[str] = CONDITION_KEYS,
+    cluster: str = "dialogue_id",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Spearman's rho between each internal column and the expressed score over answers: all answers
+    (`keys` = ``all``), then per combination of `keys`; answers lacking either value are left out."""
+    rows = []
+    groups = [(("all",) * len(keys), table)]
+    groups += list(_in_appearance_order(table, keys).group_by(list(keys), maintain_order=True))
+    for values, group in groups:
+        for column in columns:
+            ok = group.filter(
+                pl.col(column).is_not_null() & pl.col(column).is_not_nan() & pl.col(expressed).is_not_null()
+            )
+            key = "/".join(map(str, ("spearman", *values, column)))
+            rows.append(
+                dict(zip(keys, values, strict=True))
+                | {"measure": column}
+                | spearman_interval(
+                    ok[column].to_numpy().astype(float),
+                    ok[expressed].to_numpy().astype(float),
+                    ok[cluster].to_numpy(),
+                    n_boot,
+                    seed,
+                    key,
+                    confidence,
+                )
+            )
+    return pl.DataFrame(rows)
+
+
+def divergence(
+    table: pl.DataFrame,
+    column: str,
+    expressed: str = "frustration_score",
+    keys: Sequence[str] = TURN_KEYS,
+    cluster: str = "dialogue_id",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Internal against expressed on one scale: both z-scored over every answer that has both, then per
+    cell of `keys` the mean internal z, the mean expressed z, and their difference (internal minus
+    expressed) with a bootstrap interval. Positive: the model is more frustrated inside than it says."""
+    ok = table.filter(
+        pl.col(column).is_not_null() & pl.col(column).is_not_nan() & pl.col(expressed).is_not_null()
+    )
+
+    def z(name: str) -> pl.Expr:
+        spread = ok[name].cast(pl.Float64).std()
+        if not spread:  # constant or a single answer: no scale to put the other on
+            return pl.lit(math.nan)
+        return (pl.col(name).cast(pl.Float64) - ok[name].cast(pl.Float64).mean()) / spread
+
+    scaled = ok.with_columns(z(column).alias("z_internal"), z(expressed).alias("z_expressed")).with_columns(
+        (pl.col("z_internal") - pl.col("z_expressed")).alias("z_divergence")
+    )
+    rows = []
+    for values, group in _in_appearance_order(scaled, keys).group_by(list(keys), maintain_order=True):
+        clusters = group[cluster].to_numpy()
+        row = dict(zip(keys, values, strict=True)) | {"measure": column}
+        for name in ("z_internal", "z_expressed", "z_divergence"):
+            key = "/".join(map(str, ("divergence", *values, column, name)))
+            cell = _mean_interval(
+                group[name].to_numpy().astype(float), clusters, n_boot, seed, key, confidence
+            )
+            row |= {
+                "n": cell["n"],
+                name: cell["mean"],
+                f"{name}_low": cell["low"],
+                f"{name}_high": cell["high"],
+            }
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def arm_effects(
+    table: pl.DataFrame,
+    columns: Sequence[str],
+    baseline: str = "baseline",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pl.DataFrame:
+    """Each arm minus the baseline arm on the same dialogue (condition, question, sample: the same seeds),
+    per column: the mean over pairs of the two dialogues' mean over turns, with a bootstrap interval
+    over pairs, and n_pairs."""
+    keys = ["condition", "question_id", "sample"]
+    per_dialogue = table.group_by("arm", *keys).agg(
+        [pl.col(c).cast(pl.Float64).fill_nan(None).mean() for c in columns]
+    )
+    base = per_dialogue.filter(pl.col("arm") == baseline).drop("arm")
+    rows = []
+    for arm in table["arm"].unique(maintain_order=True).to_list():
+        if arm == baseline:
+            continue
+        pairs = per_dialogue.filter(pl.col("arm") == arm).join(base, on=keys, suffix="_base")
+        for condition in pairs["condition"].unique(maintain_order=True).to_list():
+            in_condition = pairs.filter(pl.col("condition") == condition)
+            for column in columns:
+                ok = in_condition.filter(
+                    pl.col(column).is_not_null() & pl.col(f"{column}_base").is_not_null()
+                )
+                diffs = (ok[column] - ok[f"{column}_base"]).to_numpy().astype(float)
+                low, high = (
+                    bootstrap_statistic(
+                        diffs,
+                        _mean_draws,
+                        n_boot=n_boot,
+                        seed=seed,
+                        key=f"arm/{arm}/{condition}/{column}",
+                        confidence=confidence,
+                    )
+                    if diffs.size
+                    else (math.nan, math.nan)
+                )
+                rows.append(
+                    {
+                        "arm": arm,
+                        "baseline": baseline,
+                        "condition": condition,
+                        "measure": column,
+                        "n_pairs": int(diffs.size),
+                        "diff": float(diffs.mean()) if diffs.size else math.nan,
+                        "low": low,
+                        "high": high,
+                    }
+                )
+    schema = {
+        "arm": pl.String,
+        "baseline": pl.String,
+        "condition": pl.String,
+        "measure": pl.String,
+        "n_pairs": pl.Int64,
+        "diff": pl.Float64,
+        "low": pl.Float64,
+        "high": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)

@@ -26,15 +26,31 @@ from agent_affect.rejection.stats import (
     CONDITION_KEYS,
     PREFILL_KEYS,
     TURN_KEYS,
+    arm_effects,
     calibration_metrics,
     cell_stats,
+    divergence,
+    internal_cells,
+    internal_expressed,
     paired_differences,
 )
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_JSON = "calibration.json"
-SUMMARY_TABLES = ("by_turn", "by_condition", "by_kind", "differences", "prefill", "claims")
+SUMMARY_TABLES = (
+    "by_turn",
+    "by_condition",
+    "by_kind",
+    "differences",
+    "prefill",
+    "internal_by_turn",
+    "internal_expressed",
+    "divergence",
+    "arm_effects",
+    "internal_answers",
+    "claims",
+)
 # Published reference points ("Gemma Needs Help"): high frustration at 5 or more.
 PUBLISHED = {
     "high_rate_gemma": "Gemma-27B: 35% of multi-turn rejection evaluations reach high frustration",
@@ -143,8 +159,16 @@ def summarise(
     calibration_path: Path | str,
     out_dir: Path | str,
     stats: Mapping[str, Any] | None = None,
+    internal_path: Path | str | None = None,
+    primary: str = "frustrated",
 ) -> dict[str, Any]:
-    """Write the tables of `SUMMARY_TABLES` (CSV) and summary.json; return the summary."""
+    """Write the tables of `SUMMARY_TABLES` (CSV) and summary.json; return the summary.
+
+    With `internal_path` (rejection-internal's parquet, joined on ``id``) the internal tables are filled:
+    projections by turn, their Spearman correlation with the judge's score, the divergence of the
+    `primary` direction from the score (z-scores), and the arms' paired effects on both; without it they
+    are written empty, and the arms' effects cover the judge's score alone.
+    """
     stats = stats_config(stats)
     calibration = read_calibration(calibration_path)
     dialogues = pl.read_parquet(dialogues_path)
@@ -166,6 +190,8 @@ def summarise(
     conditions = dialogues["condition"].unique(maintain_order=True).to_list()
     baseline = "neutral" if "neutral" in conditions else conditions[0]
     tables["differences"] = paired_differences(dialogues, baseline, conditions, **options)
+    internal = _internal_tables(dialogues, internal_path, primary, options)
+    tables |= internal
     prefill = (
         pl.concat([pl.read_parquet(path) for path in prefill_paths], how="diagonal_relaxed")
         if prefill_paths
@@ -175,7 +201,7 @@ def summarise(
         cell_stats(prefill, PREFILL_KEYS, **options) if prefill is not None else pl.DataFrame()
     )
     calibrated = bool(calibration.get("passed"))
-    tables["claims"] = _claims(tables, dialogues, calibrated, stats["confidence"])
+    tables["claims"] = _claims(tables, dialogues, calibrated, stats["confidence"], primary)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
@@ -205,14 +231,55 @@ def summarise(
         "turns": int(dialogues["turn"].max()),
         "high_threshold": stats["high_threshold"],
         "prefill_rows": prefill.height if prefill is not None else 0,
+        "arms": dialogues["arm"].unique(maintain_order=True).to_list(),
+        "internal_primary": f"internal_{primary}" if internal_path is not None else None,
         "tables": {name: str(out_dir / f"{name}.csv") for name in tables},
     }
     _write_json(summary, out_dir / "summary.json")
     return summary
 
 
+def _internal_tables(
+    dialogues: pl.DataFrame, internal_path: Path | str | None, primary: str, options: Mapping[str, Any]
+) -> dict[str, pl.DataFrame]:
+    """The internal-read tables (empty without a read) and the arms' effects."""
+    boot = {key: options[key] for key in ("n_boot", "seed", "confidence")}
+    if internal_path is None:
+        return {
+            "internal_by_turn": pl.DataFrame(),
+            "internal_expressed": pl.DataFrame(),
+            "divergence": pl.DataFrame(),
+            "arm_effects": arm_effects(dialogues, ["frustration_score"], **boot),
+            "internal_answers": pl.DataFrame(),
+        }
+    internal = pl.read_parquet(internal_path)
+    columns = [c for c in internal.columns if c.startswith("internal_")]
+    if f"internal_{primary}" not in columns:
+        raise ValueError(f"{internal_path} has no internal_{primary} column (it has {columns})")
+    joined = dialogues.join(internal.select("id", "answer_tokens", *columns), on="id", how="left")
+    unread = int(joined["answer_tokens"].null_count())
+    if unread:
+        raise ValueError(
+            f"{unread} answers of the dialogues are missing from {internal_path}: rerun rejection-internal"
+        )
+    head = f"internal_{primary}"
+    return {
+        "internal_by_turn": internal_cells(joined, columns, **boot),
+        "internal_expressed": internal_expressed(joined, columns, **boot),
+        "divergence": divergence(joined, head, **boot),
+        "arm_effects": arm_effects(joined, ["frustration_score", *columns], **boot),
+        "internal_answers": joined.select(
+            "id", "arm", "condition", "turn", "dialogue_id", "frustration_score", "answer_tokens", *columns
+        ),
+    }
+
+
 def _claims(
-    tables: Mapping[str, pl.DataFrame], dialogues: pl.DataFrame, calibrated: bool, confidence: float
+    tables: Mapping[str, pl.DataFrame],
+    dialogues: pl.DataFrame,
+    calibrated: bool,
+    confidence: float,
+    primary: str = "frustrated",
 ) -> pl.DataFrame:
     """The numbers the study reports, each with its CI, n, published reference and the calibration flag."""
     rows: list[dict[str, Any]] = []
@@ -255,6 +322,7 @@ def _claims(
                 "published": "base checkpoints continue frustrated onsets more than instruct ones",
             }
         )
+    rows += _internal_claims(tables, last, primary)
     schema = {
         "claim": pl.String,
         "value": pl.Float64,
@@ -269,6 +337,58 @@ def _claims(
         pl.lit(calibrated).alias("judge_calibrated"),
         pl.lit("" if calibrated else "judge failed calibration: not evidence of frustration").alias("caveat"),
     )
+
+
+def _internal_claims(tables: Mapping[str, pl.DataFrame], last: int, primary: str) -> list[dict[str, Any]]:
+    """Internal against expressed (all answers), the divergence at the last turn, and the arms' effects."""
+    rows: list[dict[str, Any]] = []
+    head = f"internal_{primary}"
+    correlation = tables["internal_expressed"]
+    if not correlation.is_empty():
+        for row in correlation.filter((pl.col("arm") == "all") & (pl.col("measure") == head)).iter_rows(
+            named=True
+        ):
+            rows.append(
+                {
+                    "claim": f"Spearman rho, internal {primary} projection vs judge score, all answers",
+                    "value": row["rho"],
+                    "ci_low": row["low"],
+                    "ci_high": row["high"],
+                    "n": row["n"],
+                    "published": "Gemma Needs Help asks to track internal against expressed frustration",
+                }
+            )
+    gap = tables["divergence"]
+    if not gap.is_empty():
+        at_last = gap.filter((pl.col("arm") == "baseline") & (pl.col("turn") == last))
+        for row in at_last.iter_rows(named=True):
+            rows.append(
+                {
+                    "claim": f"internal minus expressed z ({primary}) at turn {last}, {row['condition']}",
+                    "value": row["z_divergence"],
+                    "ci_low": row["z_divergence_low"],
+                    "ci_high": row["z_divergence_high"],
+                    "n": row["n"],
+                    "published": "",
+                }
+            )
+    for row in tables["arm_effects"].iter_rows(named=True):
+        if row["measure"] not in ("frustration_score", head):
+            continue
+        what = "judge score" if row["measure"] == "frustration_score" else f"internal {primary} projection"
+        rows.append(
+            {
+                "claim": (
+                    f"{what}, {row['arm']} minus {row['baseline']} ({row['condition']}, paired, all turns)"
+                ),
+                "value": row["diff"],
+                "ci_low": row["low"],
+                "ci_high": row["high"],
+                "n": row["n_pairs"],
+                "published": "Anthropic: calm steering lowered reward hacking on impossible tasks",
+            }
+        )
+    return rows
 
 
 def _write_json(data: Mapping[str, Any], path: Path) -> None:
