@@ -11,6 +11,7 @@ import pytest
 
 from agent_affect.agent import metrics
 from agent_affect.analysis.stats import wilson
+from agent_affect.timing import write_timing
 
 WILSON_ONLY = {"n_boot": 500, "seed": 0, "confidence": 0.95, "min_clusters": 99}
 CLUSTERED = {"n_boot": 500, "seed": 0, "confidence": 0.95, "min_clusters": 2}
@@ -65,7 +66,6 @@ def attempt(
         "flags": json.dumps(list(flags)),
         "prose_flags": json.dumps({"acknowledges_impossible": False, "gives_up": False} | (prose or {})),
         "markers": json.dumps({c: 0 for c in metrics.MARKER_CATEGORIES} | (markers or {})),
-        "batch_seconds": 2.0,
         "unsteered_desperate": projection,
         "steered_desperate": projection + (strength * 10 if kind == "direction" else 0.0),
     }
@@ -358,9 +358,15 @@ def test_summarise_writes_every_table_and_plain_json(tmp_path) -> None:
     assert loaded["by_condition"]["desperate+0.1"]["reward_hack"]["value"] == 1.0
     assert loaded["by_condition"]["baseline"]["reward_hack"]["value"] == 0.0
     assert loaded["steered_emotions"] == ["desperate"]
-    # 20 tokens a row; every (task, attempt) step took 2 s, however many rows it held
-    steps = study.select("task", "attempt").unique().height
-    assert loaded["generation"]["tokens_per_second"] == pytest.approx(20 * study.height / (2.0 * steps))
+    # Speed is a timing: the loop's sidecar gives it, and summary.json, the same bytes every run, has none.
+    assert loaded["generation"] == {"new_tokens": 20 * study.height}
+    assert not (tmp_path / "metrics" / "summary.timing.json").exists()
+    write_timing(path, {"generation_seconds": 40.0, "steps": []})
+    again = metrics.summarise(path, tmp_path / "again", CLUSTERED, model="tiny")
+    assert (tmp_path / "again" / "summary.json").read_text() == text
+    speed = json.loads((tmp_path / "again" / "summary.timing.json").read_text())
+    assert speed["tokens_per_second"] == pytest.approx(20 * study.height / 40.0)
+    assert again["generation"]["generation_seconds"] == 40.0
     hack = [s for s in loaded["significant_vs_baseline"] if s["metric"] == "reward_hack"]
     assert [s["condition"] for s in hack] == ["desperate+0.1"]  # 12 of 12 discordant pairs
 

@@ -372,6 +372,7 @@ def run_agent(
     from agent_affect.evaluate import load_suite
     from agent_affect.models.loading import load_model
     from agent_affect.models.prepare import PROVENANCE_FILE
+    from agent_affect.timing import read_timing, write_timing
 
     cfg = agent_config(config)
     shards = Path(shards)
@@ -411,16 +412,25 @@ def run_agent(
             continue
         if model is None:
             model, tokenizer = load_model(model_dir, device=cfg["device"], dtype=cfg["dtype"])
-        records = run_task(model, tokenizer, suite[task_id], cfg, steering, feedback, directions)
+        records = pl.DataFrame(
+            run_task(model, tokenizer, suite[task_id], cfg, steering, feedback, directions)
+        )
+        # A generation's seconds are a timing, not a result: they go to the shard's timing sidecar, so
+        # that the shard and the attempts table are the same bytes from run to run.
+        steps = records.group_by("task", "attempt", maintain_order=True).agg(
+            rows=pl.len(), new_tokens=pl.col("new_tokens").sum(), seconds=pl.col("batch_seconds").first()
+        )
+        write_timing(shard, {"steps": steps.to_dicts()})
         tmp = shard.with_suffix(".tmp")
-        pl.DataFrame(records).write_parquet(tmp)
+        records.drop("batch_seconds").write_parquet(tmp)
         tmp.replace(shard)
-    table = pl.concat(
-        [pl.read_parquet(shards / f"{t}.{fingerprint}.parquet") for t in ids], how="diagonal_relaxed"
-    )
+    paths = [shards / f"{t}.{fingerprint}.parquet" for t in ids]
+    table = pl.concat([pl.read_parquet(path) for path in paths], how="diagonal_relaxed")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.sort(["task", "tone", "sample", "condition", "attempt"]).write_parquet(out)
+    steps = [step for path in paths for step in (read_timing(path) or {"steps": []})["steps"]]
+    write_timing(out, {"generation_seconds": sum(step["seconds"] for step in steps), "steps": steps})
     return {
         "rows": table.height,
         "tasks": len(ids),

@@ -42,6 +42,7 @@ from agent_affect.analysis.stats import (
     linear_regression,
     wilson,
 )
+from agent_affect.timing import read_timing, write_timing
 
 log = logging.getLogger(__name__)
 
@@ -576,7 +577,27 @@ def summarise(
         tables[name].write_csv(out / f"{name}.csv")
     summary = {"model": model, **_summary(attempts, dialogues, tables, stats, bad)}
     (out / "summary.json").write_text(json.dumps(_plain(summary), indent=2, sort_keys=False) + "\n")
+    speed = generation_speed(attempts_path, summary["generation"]["new_tokens"])
+    if speed is not None:
+        write_timing(out / "summary.json", speed)
+        summary["generation"] |= speed
     return summary
+
+
+def generation_speed(attempts_path: Path, new_tokens: int | None) -> dict[str, float | None] | None:
+    """Seconds and tokens per second of the loop's generations, from the attempts' timing sidecar.
+
+    None when the attempts come without one (a table from elsewhere): speed is a fact of a run, not of
+    its results, so it is kept out of summary.json, in its own sidecar.
+    """
+    timing = read_timing(attempts_path)
+    if timing is None:
+        return None
+    seconds = float(timing["generation_seconds"])
+    return {
+        "generation_seconds": seconds,
+        "tokens_per_second": new_tokens / seconds if new_tokens is not None and seconds > 0 else None,
+    }
 
 
 def _summary(
@@ -606,14 +627,6 @@ def _summary(
         if joined.height >= 3 and joined["value"].n_unique() > 1 and joined["value_hack"].n_unique() > 1
         else math.nan
     )
-    # Every row of one task's attempt step shares its batched generation's seconds.
-    seconds = (
-        float(
-            attempts.group_by(["task", "attempt"]).agg(pl.col("batch_seconds").first())["batch_seconds"].sum()
-        )
-        if "batch_seconds" in attempts.columns
-        else math.nan
-    )
     return {
         "attempts": attempts.height,
         "dialogues": dialogues.height,
@@ -628,12 +641,6 @@ def _summary(
         "samples": int(dialogues["sample"].n_unique()),
         "generation": {
             "new_tokens": int(attempts["new_tokens"].sum()) if "new_tokens" in attempts.columns else None,
-            "generation_seconds": seconds,
-            "tokens_per_second": (
-                float(attempts["new_tokens"].sum()) / seconds
-                if "new_tokens" in attempts.columns and seconds
-                else math.nan
-            ),
         },
         "definitions": {m: {"scope": s, "definition": d} for m, (s, d) in METRICS.items()},
         "by_condition": by_condition,

@@ -30,6 +30,7 @@ from agent_affect.analysis.stats import rng_for
 from agent_affect.directions.activations import encode, read_tokens
 from agent_affect.directions.stimuli import load_corpus
 from agent_affect.directions.store import DirectionSet
+from agent_affect.timing import write_timing
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,7 @@ def train(
     if pretrained is not None:
         # A released SAE is only checked on our held-out text, then kept in sae-lens's own format.
         pretrained.save_model(out_dir / "sae")
+        _sort_config(out_dir / "sae")
         metrics = reconstruction(load_sae(out_dir / "sae"), heldout_acts) | {
             "layer": layer,
             "pretrained": cfg["pretrained"],
@@ -191,6 +193,7 @@ def train(
     trained = trainer.fit()
     train_s = time.perf_counter() - started
     inference = trained.save_inference_model(out_dir / "sae")
+    _sort_config(out_dir / "sae")
     metrics = reconstruction(load_sae(out_dir / "sae"), heldout_acts)
     metrics |= {
         "layer": layer,
@@ -200,12 +203,20 @@ def train(
         "train_tokens": len(train_acts),
         "heldout_tokens": len(heldout_acts),
         "epochs": cfg["epochs"],
-        "read_seconds": round(read_s, 1),
-        "train_seconds": round(train_s, 1),
         "files": [str(p) for p in inference],
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
+    # Seconds beside the metrics, not in them: two runs write the same metrics.json.
+    timing = {"read_seconds": round(read_s, 1), "train_seconds": round(train_s, 1)}
+    write_timing(out_dir / "metrics.json", timing)
+    return metrics | timing
+
+
+def _sort_config(folder: Path) -> None:
+    """Sort the keys of the cfg.json sae-lens wrote: it takes them from a set of field names, so their
+    order changes with Python's string hashing from run to run. sae-lens reads the file by key."""
+    path = folder / "cfg.json"
+    path.write_text(json.dumps(json.loads(path.read_text()), sort_keys=True))
 
 
 def load_pretrained(spec: Mapping[str, str]) -> Any:

@@ -21,6 +21,7 @@ import polars as pl
 from agent_affect.evaluate.sandbox import Limits
 from agent_affect.evaluate.tasks import IMPOSSIBLE_KINDS, Task
 from agent_affect.evaluate.verdict import Verdict, evaluate_many
+from agent_affect.timing import write_timing
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ COLUMNS = [
     "hidden_passed",
     "hidden_total",
     "flags",
-    "seconds",
 ]
 
 
@@ -158,8 +158,19 @@ def check_suite(
 
 
 def write_check(rows: list[dict[str, Any]], out: Path | str) -> bool:
-    """Write the rows as CSV; True when every check passed."""
+    """Write the rows as CSV, and each evaluation's seconds to its timing sidecar; True when all passed.
+
+    The seconds stay out of the table so that two runs of the suite write the same bytes.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(rows, schema_overrides={"seconds": pl.Float64}).select(COLUMNS).write_csv(out)
+    pl.DataFrame([{column: row[column] for column in COLUMNS} for row in rows]).write_csv(out)
+    timed = [row for row in rows if row["seconds"] is not None]
+    write_timing(
+        out,
+        {
+            "seconds": round(sum(row["seconds"] for row in timed), 4),
+            "evaluations": [{k: row[k] for k in ("task", "role", "seconds")} for row in timed],
+        },
+    )
     return all(row["ok"] for row in rows)

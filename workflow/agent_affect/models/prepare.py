@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -338,6 +337,8 @@ def _describe_source(source: str) -> dict[str, Any]:
 
 
 def _write_provenance(out: Path, spec: ModelSpec, details: dict[str, Any]) -> None:
+    # What the folder was made from, and no time stamp: preparing the same spec twice writes the same
+    # record (the agent loop keys its shards to it); results/provenance/ says when a run made it.
     record = {
         "format": PROVENANCE_FORMAT,
         "name": spec.name,
@@ -355,7 +356,6 @@ def _write_provenance(out: Path, spec: ModelSpec, details: dict[str, Any]) -> No
                 "tokenizers",
             )
         },
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {p.name: _sha256(p) for p in sorted(out.iterdir()) if p.is_file()},
     }
     (out / PROVENANCE_FILE).write_text(json.dumps(record, indent=2) + "\n")
