@@ -500,3 +500,99 @@ def test_importing_the_spec_does_not_import_torch():
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+# --- Mistral's tekken-only repos (Devstral) ----------------------------------------------------------
+
+TEKKEN_PATTERN = r"[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+TEKKEN_SPECIALS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]"]
+
+
+def _write_tekken(path: Path) -> list[bytes]:
+    """A small tekken.json in Mistral's format: special tokens first, then byte-level BPE ranks."""
+    import base64
+
+    ranks = [bytes([b]) for b in range(256)] + [b"he", b"th", b"the", b" t"]
+    path.write_text(
+        json.dumps(
+            {
+                "config": {
+                    "pattern": TEKKEN_PATTERN,
+                    "num_vocab_tokens": len(ranks),
+                    "default_vocab_size": len(TEKKEN_SPECIALS) + len(ranks),
+                    "default_num_special_tokens": len(TEKKEN_SPECIALS),
+                    "version": "v7",
+                },
+                "vocab": [
+                    {"rank": i, "token_bytes": base64.b64encode(t).decode(), "token_str": t.decode("latin-1")}
+                    for i, t in enumerate(ranks)
+                ],
+                "special_tokens": [
+                    {"rank": i, "token_str": t, "is_control": True} for i, t in enumerate(TEKKEN_SPECIALS)
+                ],
+            }
+        )
+    )
+    return ranks
+
+
+def test_a_tekken_only_hub_repo_gets_a_converted_tokenizer_and_the_spec_chat_template(
+    tiny_dir, tmp_path, monkeypatch
+):
+    """Devstral's layout: weights, Mistral-format weights (consolidated.safetensors) and tekken.json,
+    no tokenizer.json and no chat template. The prepared folder has a transformers tokenizer converted
+    from tekken.json, the spec's template, neither Mistral-only file, and the Hub cache is untouched."""
+    from huggingface_hub import constants
+
+    files = tmp_path / "repo"
+    files.mkdir()
+    for name in ("config.json", "generation_config.json", "model.safetensors"):
+        (files / name).write_bytes((tiny_dir / name).read_bytes())
+    (files / "consolidated.safetensors").write_bytes((tiny_dir / "model.safetensors").read_bytes())
+    ranks = _write_tekken(files / "tekken.json")
+    cache = tmp_path / "hf-cache"
+    _fill_hub_cache(cache, "mistralai/tiny-devstral", COMMIT, files)
+    blobs = {p.name: p.read_bytes() for p in (cache / "models--mistralai--tiny-devstral" / "blobs").iterdir()}
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    template = REPO / "resources" / "chat_templates" / "mistral-v7-tekken.jinja"
+
+    spec = {"hub": "mistralai/tiny-devstral", "revision": COMMIT, "chat_template": str(template)}
+    out = prepare_model(spec, tmp_path / "out")
+
+    assert not (out / "tekken.json").exists() and not (out / "consolidated.safetensors").exists()
+    record = read_provenance(out)
+    assert record["tokenizer_converted_from"]["file"] == "tekken.json"
+    assert record["chat_template"]["sha256"] == prepare_module._sha256(template)
+    model, tokenizer = load_model(out, device="cpu", dtype="float32")
+    # Special tokens keep their tekken ids; byte tokens follow them; merges apply.
+    special = {t: tokenizer.convert_tokens_to_ids(t) for t in TEKKEN_SPECIALS}
+    assert special == {t: i for i, t in enumerate(TEKKEN_SPECIALS)}
+    assert tokenizer("the", add_special_tokens=False)["input_ids"] == [
+        len(TEKKEN_SPECIALS) + ranks.index(b"the")
+    ]
+    assert (
+        tokenizer.decode(tokenizer("say the thing", add_special_tokens=False)["input_ids"]) == "say the thing"
+    )
+    chat = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "again"},
+    ]
+    rendered = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert rendered == "<s>[SYSTEM_PROMPT]be brief[/SYSTEM_PROMPT][INST]hi[/INST]hello</s>[INST]again[/INST]"
+    ids = tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_dict=True)["input_ids"]
+    assert ids[:2] == [special["<s>"], special["[SYSTEM_PROMPT]"]] and ids.count(special["<s>"]) == 1
+    assert model.config.num_hidden_layers == 2
+    # Writing the template never rewrote a blob of the Hub cache.
+    after = {p.name: p.read_bytes() for p in (cache / "models--mistralai--tiny-devstral" / "blobs").iterdir()}
+    assert after == blobs
+
+
+def test_a_missing_chat_template_file_is_a_clear_error(tiny_dir, tmp_path):
+    with pytest.raises(ModelSourceError, match=r"chat_template file .* does not exist"):
+        prepare_model(
+            {"path": str(tiny_dir), "chat_template": str(tmp_path / "absent.jinja")}, tmp_path / "o"
+        )
+    assert not (tmp_path / "o").exists()

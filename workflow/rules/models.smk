@@ -5,6 +5,10 @@
 rule prepare_model:
     input:
         code=package_code("models/spec", "models/prepare"),
+        # A spec's own chat template file (path and hub specs), so that editing it re-prepares.
+        chat_template=lambda wildcards: model_spec(wildcards.model).get(
+            "chat_template", []
+        ),
     output:
         folder=directory("results/models/{model}"),
     log:

