@@ -372,7 +372,7 @@ def paired(dialogues: pl.DataFrame, stats: Mapping[str, Any], baseline: str = "b
             pairs = (
                 scoped.filter(pl.col("condition") == condition["condition"])
                 .drop("condition")
-                .join(base, on=list(MATCH), suffix="_base")
+                .join(base, on=list(MATCH), suffix="_base", maintain_order="left")
                 .drop_nulls()
             )
             x = pairs[metric].cast(pl.Float64).to_numpy()
@@ -493,10 +493,10 @@ def projection_by_attempt(
     columns = [c for c in attempts.columns if c.startswith(("unsteered_", "steered_"))]
     if not columns:
         return pl.DataFrame()
-    table = attempts.join(keep.select(DIALOGUE), on=list(DIALOGUE), how="semi")
+    table = attempts.join(keep.select(DIALOGUE), on=list(DIALOGUE), how="semi", maintain_order="left")
     used = table.group_by(list(DIALOGUE)).agg(pl.col("attempt").max().alias("used"))
     most = int(table["attempt"].max())
-    table = table.join(used, on=list(DIALOGUE))
+    table = table.join(used, on=list(DIALOGUE), maintain_order="left")
     long = table.unpivot(
         index=[*DIALOGUE, "kind", "emotion", "strength", "attempt", "used"],
         on=columns,

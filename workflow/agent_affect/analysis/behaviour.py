@@ -111,7 +111,7 @@ def session_tool_counts(messages: pl.DataFrame, events: pl.DataFrame | None) -> 
                 pl.len().alias(COUNTING_WITH_POLLING),
             )
         )
-        sessions = sessions.join(calls, on="session_id", how="left").with_columns(
+        sessions = sessions.join(calls, on="session_id", how="left", maintain_order="left").with_columns(
             pl.col(COUNTING_NO_POLLING, COUNTING_WITH_POLLING).fill_null(0)
         )
     return sessions

@@ -185,7 +185,7 @@ def run_agreement(
         raise ValueError(f"resample must be 'session' or 'message', got {resample!r}")
     labelled = _read_table(Path(labelled_path), ("id", judge_column))
     baseline = _read_table(Path(baseline_path), ("id", "baseline_label"))
-    joined = labelled.join(baseline, on="id", how="inner", suffix="_baseline")
+    joined = labelled.join(baseline, on="id", how="inner", suffix="_baseline", maintain_order="left")
     unmatched = {
         "labelled_without_baseline": labelled.height - joined.height,
         "baseline_without_label": baseline.height - joined.height,

@@ -147,7 +147,7 @@ def trajectory(
         ],
         schema_overrides={"pair": pl.String, "task": pl.String},
     )
-    table = table.join(meta, on="id", how="left")
+    table = table.join(meta, on="id", how="left", maintain_order="left")
     table.write_parquet(out_dir / "trajectory.parquet")
     summary = summarise_trajectory(table, seed, n_boot)
     summary.write_csv(out_dir / "trajectory_summary.csv")
@@ -188,7 +188,7 @@ def summarise_trajectory(table: pl.DataFrame, seed: int = 0, n_boot: int = 2000)
         controls = group.filter(pl.col("kind") == "control").select(
             pl.col("pair").alias("id"), pl.col("projection").alias("control")
         )
-        paired = failures.join(controls, on="id", how="inner")
+        paired = failures.join(controls, on="id", how="inner", maintain_order="left")
         diffs = (paired["projection"] - paired["control"]).to_numpy()
         mean, low, high = mean_ci(diffs, f"{method}/{emotion}/{stage}/diff")
         rows.append(

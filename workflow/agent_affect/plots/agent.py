@@ -122,7 +122,8 @@ def plot_rates(metrics: Path, out: Path) -> None:
     panels = [metric for row in RATE_PANELS for metric in row]
     y = np.arange(len(names))[::-1]
     for axis, metric in zip(axes.flat, panels, strict=True):
-        rows = order.join(rates.filter(pl.col("metric") == metric), on=["condition", "kind"], how="left")
+        metric_rates = rates.filter(pl.col("metric") == metric)
+        rows = order.join(metric_rates, on=["condition", "kind"], how="left", maintain_order="left")
         values = rows["value"].cast(pl.Float64).to_numpy()
         low = rows["ci_low"].cast(pl.Float64).to_numpy()
         high = rows["ci_high"].cast(pl.Float64).to_numpy()

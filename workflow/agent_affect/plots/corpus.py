@@ -127,7 +127,7 @@ def plot_corpus_overview(traces_dir: Path, out: Path, table: Path | None = None)
     save(fig, out)
     if table is not None:
         table.parent.mkdir(parents=True, exist_ok=True)
-        by_turn.join(by_agent, on="agent", how="left").rename(
+        by_turn.join(by_agent, on="agent", how="left", maintain_order="left").rename(
             {"user_messages": "user_messages_at_turn", "user_messages_right": "user_messages_total"}
         ).write_csv(table)
         by_length.write_csv(table.with_name(table.stem + "_lengths.csv"))
