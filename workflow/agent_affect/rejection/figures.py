@@ -1,7 +1,8 @@
 """Figures of the rejection evaluation, drawn from the summary tables and the calibration record.
 
-Every figure carries the judge's calibration as a footer (red when the judge failed calibration), so a
-figure never shows scores without saying whether the judge can be trusted.
+Every figure that shows the judge's scores carries its calibration as a footer (red when the judge
+failed calibration), so a figure never shows scores without saying whether the judge can be trusted.
+The internal figures read `summary.json`'s ``internal_primary`` (the direction set against the score).
 """
 
 from __future__ import annotations
@@ -237,7 +238,9 @@ def plot_internal_by_turn(summary_dir: Path | str, calibration_path: Path | str,
     measures = table["measure"].unique(maintain_order=True).to_list() if not table.is_empty() else [""]
     columns = min(len(measures), 3)
     rows_ = -(-len(measures) // columns)
-    fig, axes = plt.subplots(rows_, columns, figsize=(4.2 * columns + 2.6, 3.3 * rows_), squeeze=False)
+    fig, axes = plt.subplots(
+        rows_, columns, figsize=(4.2 * columns + 2.6, 3.4 * rows_), squeeze=False, layout="constrained"
+    )
     handles: dict[str, Any] = {}
     for ax, measure in zip(axes.flat, measures, strict=False):
         if table.is_empty():
@@ -269,12 +272,7 @@ def plot_internal_by_turn(summary_dir: Path | str, calibration_path: Path | str,
         ax.set_axis_off()
     if handles:
         fig.legend(
-            list(handles.values()),
-            list(handles),
-            fontsize=8,
-            frameon=False,
-            loc="upper left",
-            bbox_to_anchor=(1.0, 0.95),
+            list(handles.values()), list(handles), fontsize=8, frameon=False, loc="outside right upper"
         )
     confidence = round(100 * calibration.get("confidence", 0.95))
     fig.suptitle(f"internal emotion projection of each answer, by turn (mean, {confidence}% CI)")
