@@ -160,8 +160,11 @@ def paired_differences(
     for condition in conditions:
         if condition == baseline:
             continue
-        pairs = per_dialogue.filter(pl.col("condition") == condition).join(
-            base, on=["question_id", "sample"], suffix="_base"
+        # Sorted: group_by and join guarantee no row order, and the bootstrap resamples by position.
+        pairs = (
+            per_dialogue.filter(pl.col("condition") == condition)
+            .join(base, on=["question_id", "sample"], suffix="_base")
+            .sort("question_id", "sample")
         )
         row: dict[str, Any] = {"condition": condition, "baseline": baseline, "n_pairs": pairs.height}
         for what in ("mean", "high"):
@@ -478,7 +481,8 @@ def arm_effects(
     for arm in table["arm"].unique(maintain_order=True).to_list():
         if arm == baseline:
             continue
-        pairs = per_dialogue.filter(pl.col("arm") == arm).join(base, on=keys, suffix="_base")
+        # Sorted: group_by and join guarantee no row order, and the bootstrap resamples by position.
+        pairs = per_dialogue.filter(pl.col("arm") == arm).join(base, on=keys, suffix="_base").sort(keys)
         for condition in pairs["condition"].unique(maintain_order=True).to_list():
             in_condition = pairs.filter(pl.col("condition") == condition)
             for column in columns:

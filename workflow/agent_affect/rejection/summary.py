@@ -256,7 +256,9 @@ def _internal_tables(
     columns = [c for c in internal.columns if c.startswith("internal_")]
     if f"internal_{primary}" not in columns:
         raise ValueError(f"{internal_path} has no internal_{primary} column (it has {columns})")
-    joined = dialogues.join(internal.select("id", "answer_tokens", *columns), on="id", how="left")
+    joined = dialogues.join(
+        internal.select("id", "answer_tokens", *columns), on="id", how="left", maintain_order="left"
+    )
     unread = int(joined["answer_tokens"].null_count())
     if unread:
         raise ValueError(
