@@ -29,7 +29,6 @@ rule run_rejection_dialogues:
         directions=rejection_calm_directions(),
         code=package_code(
             *REJECTION_GENERATION_CODE,
-            "agent/loop",
             "directions/steer",
             "directions/store",
         ),

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from agent_affect.agent.generation import Row, generate_rows
 from agent_affect.directions.activations import encode, project_means, read_answer_means
-from agent_affect.directions.steer import random_direction, steer, steering_vector
+from agent_affect.directions.steer import Condition, Steering, steer
 from agent_affect.directions.store import DirectionSet
 
 log = logging.getLogger(__name__)
@@ -65,19 +65,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "device": None,
     "dtype": None,
 }
-
-
-@dataclass(frozen=True)
-class Condition:
-    """What is done to the model: nothing, a direction at a strength, a random direction, a prompt."""
-
-    name: str
-    kind: str  # baseline | direction | random | prompt | sae
-    emotion: str | None = None
-    strength: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"condition": self.name, "kind": self.kind, "emotion": self.emotion, "strength": self.strength}
 
 
 def conditions(cfg: Mapping[str, Any]) -> list[Condition]:
@@ -126,40 +113,6 @@ class Dialogue:
     messages: list[dict[str, str]]
     feedback_turns: list[int] = field(default_factory=list)  # indices of feedback messages
     done: bool = False
-
-
-class Steering:
-    """Steering vectors per condition, from the direction sets, with equal-norm random controls."""
-
-    def __init__(
-        self, directions: DirectionSet, sae: DirectionSet | None, layers: Sequence[int] | None, seed: int
-    ):
-        self.directions, self.sae = directions, sae
-        self.layers = list(layers) if layers else [directions.layer()]
-        self.seed = seed
-        self.d_model = directions.vectors[directions.layer()].shape[1]
-
-    def vectors(self, condition: Condition) -> dict[int, torch.Tensor] | None:
-        if condition.kind in ("baseline", "prompt"):
-            return None
-        out = {}
-        for layer in self.layers:
-            if condition.kind == "direction":
-                out[layer] = steering_vector(self.directions, condition.emotion, condition.strength, layer)
-            elif condition.kind == "random":
-                # one random direction per emotion and layer, at every strength: a dose-response control
-                unit = random_direction(self.d_model, self.seed + 7919 * layer + _stable(condition.emotion))
-                out[layer] = unit * condition.strength * self.directions.steering_unit[layer]
-            elif condition.kind == "sae":
-                if self.sae is None:
-                    raise ValueError("an SAE condition needs the SAE directions (sae.safetensors)")
-                sae_layer = self.sae.layer()
-                out[sae_layer] = steering_vector(self.sae, condition.emotion, condition.strength, sae_layer)
-        return out
-
-
-def _stable(text: str | None) -> int:
-    return int(hashlib.sha256((text or "").encode()).hexdigest()[:8], 16)
 
 
 def _feedback_text(feedback: Mapping[str, Any], tone: str, failure: str) -> str:

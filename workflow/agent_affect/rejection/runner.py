@@ -333,13 +333,13 @@ def _model_name(model_dir: Path | str) -> str:
 def calm_arms(calm: Mapping[str, Any], directions_dir: Path | str | None, seed: int) -> list[Arm]:
     """The baseline and, per strength of ``rejection.run.calm_steering``, the arm steered along the
     emotion's direction at the directions' chosen layer and (with ``random_control``) the arm steered
-    along a seeded random direction of the same norm (the agent stage's `Steering`)."""
+    along a seeded random direction of the same norm (`directions.steer.Steering`, as the agent stage's)."""
     if not calm["strengths"]:
         return [BASELINE]
     if directions_dir is None:
         raise ValueError("rejection.run.calm_steering has strengths: pass the model's directions folder")
-    from agent_affect.agent.loop import Condition as SteerCondition
-    from agent_affect.agent.loop import Steering
+    from agent_affect.directions.steer import Condition as SteerCondition
+    from agent_affect.directions.steer import Steering
     from agent_affect.directions.store import DirectionSet
 
     directions = DirectionSet.load(Path(directions_dir) / f"{calm['method']}.safetensors")
