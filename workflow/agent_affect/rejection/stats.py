@@ -379,6 +379,13 @@ def spearman_interval(
     return out | {"rho": rho, "low": float(low), "high": float(high)}
 
 
+def _both_present(table: pl.DataFrame, internal: str, expressed: str) -> pl.DataFrame:
+    """The answers that have an internal read (not null, not NaN: an empty answer reads NaN) and a score."""
+    return table.filter(
+        pl.col(internal).is_not_null() & pl.col(internal).is_not_nan() & pl.col(expressed).is_not_null()
+    )
+
+
 def internal_expressed(
     table: pl.DataFrame,
     columns: Sequence[str],
@@ -396,9 +403,7 @@ def internal_expressed(
     groups += list(_in_appearance_order(table, keys).group_by(list(keys), maintain_order=True))
     for values, group in groups:
         for column in columns:
-            ok = group.filter(
-                pl.col(column).is_not_null() & pl.col(column).is_not_nan() & pl.col(expressed).is_not_null()
-            )
+            ok = _both_present(group, column, expressed)
             key = "/".join(map(str, ("spearman", *values, column)))
             rows.append(
                 dict(zip(keys, values, strict=True))
@@ -429,9 +434,7 @@ def divergence(
     """Internal against expressed on one scale: both z-scored over every answer that has both, then per
     cell of `keys` the mean internal z, the mean expressed z, and their difference (internal minus
     expressed) with a bootstrap interval. Positive: the model is more frustrated inside than it says."""
-    ok = table.filter(
-        pl.col(column).is_not_null() & pl.col(column).is_not_nan() & pl.col(expressed).is_not_null()
-    )
+    ok = _both_present(table, column, expressed)
 
     def z(name: str) -> pl.Expr:
         spread = ok[name].cast(pl.Float64).std()
