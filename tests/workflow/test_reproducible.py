@@ -39,7 +39,7 @@ TINY_MODEL = {"tiny": "llama", "layers": 2, "hidden_size": 64, "seed": 0}
 # order; the tables made from the verdicts are compared.
 RUN_DEPENDENT = ("provenance", "benchmarks", "logs", "cache")
 TABLE_SUFFIXES = (".csv", ".parquet", ".json", ".md", ".jsonl")
-# Generous: one run takes about 3 minutes on 2 idle cores, and 5 with other work on them.
+# Generous: one run took 1.5 minutes on 2 cores, and 2.5 to 3 with other jobs on them.
 RUN_TIMEOUT_S = 1500
 
 
